@@ -1,0 +1,104 @@
+"""Neural collaborative filtering: GMF, MLP and NeuMF (He et al., WWW 2017).
+
+Every model maps ``(users, items)`` index tensors of shape ``(batch,)`` to one
+logit per pair; apply a sigmoid for a probability.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def _embedding(count: int, dim: int) -> nn.Embedding:
+    table = nn.Embedding(count, dim)
+    nn.init.normal_(table.weight, std=0.01)
+    return table
+
+
+class GMF(nn.Module):
+    """Generalised matrix factorisation: ``h . (p_u * q_i)``."""
+
+    def __init__(self, n_users: int, n_items: int, factors: int = 8):
+        super().__init__()
+        self.user = _embedding(n_users, factors)
+        self.item = _embedding(n_items, factors)
+        self.output = nn.Linear(factors, 1)
+
+    def features(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        return self.user(users) * self.item(items)  # (batch, factors)
+
+    def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        return self.output(self.features(users, items)).squeeze(-1)
+
+
+class MLP(nn.Module):
+    """Multi-layer perceptron over concatenated user and item embeddings.
+
+    As in the NCF paper, the tower halves its width at each layer and ends at
+    ``factors`` units (the predictive factors): with ``factors=8`` and three
+    layers the sizes are 32 -> 16 -> 8, from two 16-dimensional embeddings.
+    """
+
+    def __init__(self, n_users: int, n_items: int, factors: int = 8, layers: int = 3,
+                 dropout: float = 0.0):  # fmt: skip
+        super().__init__()
+        widths = [factors * 2**i for i in range(layers, -1, -1)]  # e.g. 64,32,16,8
+        self.user = _embedding(n_users, widths[0] // 2)
+        self.item = _embedding(n_items, widths[0] // 2)
+        blocks: list[nn.Module] = []
+        for width_in, width_out in zip(widths[:-1], widths[1:]):
+            blocks += [nn.Dropout(dropout), nn.Linear(width_in, width_out), nn.ReLU()]
+        self.tower = nn.Sequential(*blocks)
+        self.output = nn.Linear(factors, 1)
+        for module in self.tower:
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_uniform_(module.weight)
+                nn.init.zeros_(module.bias)
+
+    def features(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        joint = torch.cat([self.user(users), self.item(items)], dim=-1)
+        return self.tower(joint)  # (batch, factors)
+
+    def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        return self.output(self.features(users, items)).squeeze(-1)
+
+
+class NeuMF(nn.Module):
+    """Neural matrix factorisation: a GMF and an MLP branch joined by one output layer.
+
+    The branches keep separate embeddings. :meth:`from_pretrained` initialises
+    them from trained GMF and MLP models and weights their output layers by
+    ``alpha`` and ``1 - alpha``, as the paper does.
+    """
+
+    def __init__(self, n_users: int, n_items: int, factors: int = 8, layers: int = 3,
+                 dropout: float = 0.0):  # fmt: skip
+        super().__init__()
+        self.gmf = GMF(n_users, n_items, factors)
+        self.mlp = MLP(n_users, n_items, factors, layers, dropout)
+        # The branch output layers are unused: one layer reads both branches.
+        self.gmf.output.requires_grad_(False)
+        self.mlp.output.requires_grad_(False)
+        self.output = nn.Linear(2 * factors, 1)
+
+    def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        joint = torch.cat(
+            [self.gmf.features(users, items), self.mlp.features(users, items)], dim=-1
+        )
+        return self.output(joint).squeeze(-1)
+
+    @classmethod
+    def from_pretrained(cls, gmf: GMF, mlp: MLP, alpha: float = 0.5) -> NeuMF:
+        """Build a NeuMF whose branches start from trained ``gmf`` and ``mlp``."""
+        factors = gmf.user.embedding_dim
+        layers = sum(isinstance(m, nn.Linear) for m in mlp.tower)
+        model = cls(gmf.user.num_embeddings, gmf.item.num_embeddings, factors, layers)
+        model.gmf.load_state_dict(gmf.state_dict())
+        model.mlp.load_state_dict(mlp.state_dict())
+        with torch.no_grad():
+            model.output.weight.copy_(
+                torch.cat([alpha * gmf.output.weight, (1 - alpha) * mlp.output.weight], dim=1)
+            )
+            model.output.bias.copy_(alpha * gmf.output.bias + (1 - alpha) * mlp.output.bias)
+        return model.to(gmf.output.weight.device)
