@@ -206,7 +206,9 @@ def find_dataset(
     tried.append(f"cache {cache_dir / name}: not present or failed verification")
 
     if not download:
-        tried.append(f"downloads: disabled ({OFFLINE_ENV_VAR} is set or download=False)")
+        tried.append(
+            f"downloads: disabled ({OFFLINE_ENV_VAR} is set or download=False)"
+        )
     else:
         try:
             return _from_grouplens(spec, cache_dir), "grouplens", "grouplens"
@@ -281,7 +283,9 @@ def _from_cache(spec: DatasetSpec, cache_dir: Path) -> tuple[Path, str, str] | N
             inter = folder / RECBOLE_FILES[0]
             if inter.is_file() and _recbole_ratings_ok(inter):
                 return folder, "recbole", "cache"
-            log.warning("%s: cached copy at %s is corrupt; replacing it", spec.name, folder)
+            log.warning(
+                "%s: cached copy at %s is corrupt; replacing it", spec.name, folder
+            )
             shutil.rmtree(folder)
     return None
 
@@ -328,9 +332,10 @@ def _download(url: str, target: Path, check, timeout: float = 60.0) -> Path:
     handle, temp_name = tempfile.mkstemp(prefix=".download-", dir=target.parent)
     temp = Path(temp_name)
     try:
-        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(
-            url, timeout=timeout
-        ) as response:
+        with (
+            os.fdopen(handle, "wb") as out,
+            urllib.request.urlopen(url, timeout=timeout) as response,
+        ):
             shutil.copyfileobj(response, out)
         check(temp)
         os.replace(temp, target)
@@ -396,7 +401,9 @@ def _verify_zip(spec: DatasetSpec, path: Path) -> None:
         _verify(path, "md5", spec.zip_md5)
 
 
-def file_hash(path: Path, algorithm: str = "sha256", skip_first_line: bool = False) -> str:
+def file_hash(
+    path: Path, algorithm: str = "sha256", skip_first_line: bool = False
+) -> str:
     """Hex digest of a file, optionally without its first line."""
     digest = hashlib.new(algorithm)
     with open(path, "rb") as handle:
@@ -572,7 +579,9 @@ def _read_u_user(path: Path) -> pd.DataFrame:
 
 
 def _users_frame(rows: list[list[str]], path: Path) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=["user_id", "age", "gender", "occupation", "zip_code"])
+    frame = pd.DataFrame(
+        rows, columns=["user_id", "age", "gender", "occupation", "zip_code"]
+    )
     for column in ("user_id", "age"):
         values = pd.to_numeric(frame[column], errors="coerce")
         if values.isna().any():
@@ -594,7 +603,9 @@ def _read_recbole_ml100k(folder: Path) -> MovieLens:
     item_path = folder / "ml-100k.item"
     for number, fields in _split_lines(item_path, "\t", 4, "utf-8", True):
         if not fields[0].isdigit():
-            raise ValueError(f"{item_path}, line {number}: invalid item id {fields[0]!r}")
+            raise ValueError(
+                f"{item_path}, line {number}: invalid item id {fields[0]!r}"
+            )
         title, year = parse_title(fields[1])
         if year is None and fields[2].isdigit():
             year = int(fields[2])
@@ -624,7 +635,9 @@ def _read_ml_latest_small(folder: Path) -> MovieLens:
     ids, titles, years, genres = [], [], [], []
     for number, row in _read_csv_rows(folder / "movies.csv"):
         if len(row) != 3 or not row[0].isdigit():
-            raise ValueError(f"{folder / 'movies.csv'}, line {number}: invalid row {row!r}")
+            raise ValueError(
+                f"{folder / 'movies.csv'}, line {number}: invalid row {row!r}"
+            )
         title, year = parse_title(row[1])
         ids.append(int(row[0]))
         titles.append(title)
@@ -633,9 +646,17 @@ def _read_ml_latest_small(folder: Path) -> MovieLens:
     items = _items_frame(ids, titles, years, genres)
     tags = pd.read_csv(
         folder / "tags.csv",
-        dtype={"userId": "int64", "movieId": "int64", "tag": "string", "timestamp": "int64"},
+        dtype={
+            "userId": "int64",
+            "movieId": "int64",
+            "tag": "string",
+            "timestamp": "int64",
+        },
     ).rename(columns={"userId": "user_id", "movieId": "item_id"})
     links = pd.read_csv(
-        folder / "links.csv", dtype={"movieId": "int64", "imdbId": "string", "tmdbId": "Int64"}
+        folder / "links.csv",
+        dtype={"movieId": "int64", "imdbId": "string", "tmdbId": "Int64"},
     ).rename(columns={"movieId": "item_id", "imdbId": "imdb_id", "tmdbId": "tmdb_id"})
-    return MovieLens("ml-latest-small", "", folder, ratings, items, tags=tags, links=links)
+    return MovieLens(
+        "ml-latest-small", "", folder, ratings, items, tags=tags, links=links
+    )

@@ -80,7 +80,9 @@ def auc(ranks: np.ndarray, n_negatives: np.ndarray | int) -> np.ndarray:
     return 1.0 - np.asarray(ranks) / np.asarray(n_negatives, dtype=np.float64)
 
 
-def ranking_metrics(ranks: np.ndarray, n_negatives, k: int = 10) -> dict[str, np.ndarray]:
+def ranking_metrics(
+    ranks: np.ndarray, n_negatives, k: int = 10
+) -> dict[str, np.ndarray]:
     """Per-user HR@k, NDCG@k, MRR and AUC from 0-based ranks."""
     return {
         f"HR@{k}": hit_rate_at_k(ranks, k),
@@ -102,7 +104,11 @@ def paired_test(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
         raise ValueError(f"paired arrays differ in shape: {a.shape} vs {b.shape}")
     diff = a - b
     if np.allclose(diff, 0):
-        return {"mean_difference": 0.0, "t_p_value": float("nan"), "wilcoxon_p_value": float("nan")}
+        return {
+            "mean_difference": 0.0,
+            "t_p_value": float("nan"),
+            "wilcoxon_p_value": float("nan"),
+        }
     return {
         "mean_difference": float(diff.mean()),
         "t_p_value": float(stats.ttest_rel(a, b).pvalue),

@@ -37,7 +37,9 @@ class MLP(nn.Module):
 
     As in the NCF paper, the tower halves its width at each layer and ends at
     ``factors`` units (the predictive factors): with ``factors=8`` and three
-    layers the sizes are 32 -> 16 -> 8, from two 16-dimensional embeddings.
+    layers the sizes are 64 -> 32 -> 16 -> 8, from two 32-dimensional embeddings
+    (``layers=2`` gives the paper's example, 32 -> 16 -> 8 from two
+    16-dimensional embeddings).
     """
 
     def __init__(self, n_users: int, n_items: int, factors: int = 8, layers: int = 3,
@@ -98,7 +100,11 @@ class NeuMF(nn.Module):
         model.mlp.load_state_dict(mlp.state_dict())
         with torch.no_grad():
             model.output.weight.copy_(
-                torch.cat([alpha * gmf.output.weight, (1 - alpha) * mlp.output.weight], dim=1)
+                torch.cat(
+                    [alpha * gmf.output.weight, (1 - alpha) * mlp.output.weight], dim=1
+                )
             )
-            model.output.bias.copy_(alpha * gmf.output.bias + (1 - alpha) * mlp.output.bias)
+            model.output.bias.copy_(
+                alpha * gmf.output.bias + (1 - alpha) * mlp.output.bias
+            )
         return model.to(gmf.output.weight.device)

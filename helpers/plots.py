@@ -31,7 +31,10 @@ def save_figure(
 
 
 def plot_history(
-    history: pd.DataFrame, column: str, label: str | None = None, ax: plt.Axes | None = None
+    history: pd.DataFrame,
+    column: str,
+    label: str | None = None,
+    ax: plt.Axes | None = None,
 ) -> plt.Axes:
     """One line of ``column`` against ``epoch``."""
     ax = ax or plt.subplots(figsize=(5, 3.2), layout="constrained")[1]

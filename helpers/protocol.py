@@ -53,7 +53,9 @@ def prepare_protocol(
     so adding a model or changing the model seed never changes them.
     """
     split = leave_last_out(ratings)
-    valid_rng, test_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    valid_rng, test_rng = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2)
+    )
     return Protocol(
         split=split,
         valid_candidates=eval_candidates(split, n_negatives, valid_rng, target="valid"),

@@ -84,7 +84,9 @@ class TrainingSampler:
     can be drawn as a negative just like any other unobserved item.
     """
 
-    def __init__(self, train: sp.csr_matrix, n_negatives: int, rng: np.random.Generator):
+    def __init__(
+        self, train: sp.csr_matrix, n_negatives: int, rng: np.random.Generator
+    ):
         if n_negatives < 0:
             raise ValueError(f"n_negatives must be >= 0, got {n_negatives}")
         self.train = train.tocsr()

@@ -64,7 +64,9 @@ class TrainResult:
     extra: dict = field(default_factory=dict)
 
 
-def model_scorer(model: nn.Module, n_items: int, device=None, batch_users: int = 256) -> Scorer:
+def model_scorer(
+    model: nn.Module, n_items: int, device=None, batch_users: int = 256
+) -> Scorer:
     """Scorer that calls ``model(users, items)`` on every (user, item) pair.
 
     The model is put in eval mode; scores are logits, as returned by ``forward``.
@@ -77,7 +79,7 @@ def model_scorer(model: nn.Module, n_items: int, device=None, batch_users: int =
         model.eval()
         blocks = []
         for start in range(0, len(users), batch_users):
-            chunk = torch.as_tensor(users[start : start + batch_users], device=device)
+            chunk = torch.tensor(users[start : start + batch_users], device=device)
             user_grid = chunk.repeat_interleave(n_items)
             item_grid = all_items.repeat(len(chunk))
             logits = model(user_grid, item_grid).reshape(len(chunk), n_items)
@@ -112,7 +114,9 @@ def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
         return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
     if config.optimizer == "sgd":
         return torch.optim.SGD(params, lr=config.lr, weight_decay=config.weight_decay)
-    raise ValueError(f"unknown optimizer {config.optimizer!r}; expected 'adam' or 'sgd'")
+    raise ValueError(
+        f"unknown optimizer {config.optimizer!r}; expected 'adam' or 'sgd'"
+    )
 
 
 def fit(
@@ -156,7 +160,9 @@ def fit(
     epochs = tqdm(range(1, config.epochs + 1), desc=name, disable=not config.progress)
     for epoch in epochs:
         tick = time.perf_counter()
-        loss, count = _train_epoch(model, epoch_data(sampler), optimizer, config, device, generator)
+        loss, count = _train_epoch(
+            model, epoch_data(sampler), optimizer, config, device, generator
+        )
         train_seconds += time.perf_counter() - tick
         n_samples += count
         valid = summarize(evaluate(scorer, split, valid_candidates, config.k, "valid"))
@@ -166,18 +172,31 @@ def fit(
             f"valid NDCG@{config.k}": ndcg, "seconds": time.perf_counter() - tick,
         })  # fmt: skip
         epochs.set_postfix(loss=f"{loss:.4f}", ndcg=f"{ndcg:.4f}")
-        log.debug("%s epoch %d: loss %.4f, valid NDCG@%d %.4f", name, epoch, loss, config.k, ndcg)
+        log.debug(
+            "%s epoch %d: loss %.4f, valid NDCG@%d %.4f",
+            name,
+            epoch,
+            loss,
+            config.k,
+            ndcg,
+        )
         if ndcg > best_score:
             best_score, best_epoch = ndcg, epoch
             best_state = copy.deepcopy(model.state_dict())
-        elif epoch - best_epoch >= config.patience:
+        elif epoch - best_epoch >= config.patience and epoch < config.epochs:
             log.info("%s: early stop at epoch %d (best %d)", name, epoch, best_epoch)
             break
 
     model.load_state_dict(best_state)
     if checkpoint is not None:
         save_checkpoint(model, checkpoint)
-    log.info("%s: best valid NDCG@%d %.4f at epoch %d", name, config.k, best_score, best_epoch)
+    log.info(
+        "%s: best valid NDCG@%d %.4f at epoch %d",
+        name,
+        config.k,
+        best_score,
+        best_epoch,
+    )
     return TrainResult(
         history=pd.DataFrame(rows),
         best_epoch=best_epoch,
@@ -187,7 +206,9 @@ def fit(
     )
 
 
-def _train_epoch(model, arrays, optimizer, config, device, generator) -> tuple[float, int]:
+def _train_epoch(
+    model, arrays, optimizer, config, device, generator
+) -> tuple[float, int]:
     """One pass over ``arrays`` in mini-batches; returns mean loss and sample count."""
     model.train()
     tensors = [torch.as_tensor(a).to(device) for a in arrays]
@@ -215,7 +236,9 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike) -> Path:
     return path
 
 
-def load_checkpoint(model: nn.Module, path: str | os.PathLike, device=None) -> nn.Module:
+def load_checkpoint(
+    model: nn.Module, path: str | os.PathLike, device=None
+) -> nn.Module:
     """Load a ``state_dict`` saved by :func:`save_checkpoint` with ``weights_only=True``."""
     state = torch.load(path, map_location=device or "cpu", weights_only=True)
     model.load_state_dict(state)
