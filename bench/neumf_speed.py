@@ -4,8 +4,8 @@ Usage (from the project root, with the project's .venv):
 
     .venv/bin/python bench/neumf_speed.py [--epochs 3] [--skip-recbole]
 
-Ours: NeuMF with 16 predictive factors (GMF embeddings 16, MLP embeddings 64,
-tower 128 -> 64 -> 32 -> 16), batch 512, 4 negatives per positive, trained from
+Ours: NeuMF with 16 predictive factors (GMF embeddings 16, MLP embeddings 32,
+tower 64 -> 32 -> 16), batch 512, 4 negatives per positive, trained from
 scratch with Adam for ``--epochs`` epochs; training samples per second and the
 seconds to evaluate all 943 users under both protocols.
 
@@ -65,7 +65,7 @@ config = Config(model="NeuMF", dataset="ml-100k", config_dict={
     "metrics": ["Hit", "NDCG"], "topk": [10], "valid_metric": "NDCG@10",
     "epochs": epochs, "train_batch_size": 512, "eval_batch_size": 4096,
     "train_neg_sample_args": {"distribution": "uniform", "sample_num": 4},
-    "mf_embedding_size": 16, "mlp_embedding_size": 64, "mlp_hidden_size": [64, 32, 16],
+    "mf_embedding_size": 16, "mlp_embedding_size": 32, "mlp_hidden_size": [32, 16],
     "dropout_prob": 0.0, "learning_rate": 0.001, "use_gpu": False, "show_progress": False,
     "checkpoint_dir": tempfile.mkdtemp(), "seed": 42, "reproducibility": True,
     "stopping_step": 1000,

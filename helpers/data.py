@@ -489,7 +489,7 @@ def parse_ratings(
         numbers.append(number)
         rows.append(fields)
     lines = np.asarray(numbers)
-    columns = list(zip(*rows)) if rows else [[], [], [], []]
+    columns = list(zip(*rows, strict=False)) if rows else [[], [], [], []]
     frame = pd.DataFrame(
         {
             "user_id": _numeric_column(list(columns[0]), lines, path, "user_id", "int"),
@@ -567,7 +567,7 @@ def _read_u_item(path: Path) -> pd.DataFrame:
         titles.append(title)
         years.append(year)
         genres.append(
-            [g for g, flag in zip(ML100K_GENRES, flags) if flag == "1"
+            [g for g, flag in zip(ML100K_GENRES, flags, strict=False) if flag == "1"
              and g not in NO_GENRE_LABELS]
         )  # fmt: skip
     return _items_frame(ids, titles, years, genres)

@@ -35,21 +35,20 @@ class GMF(nn.Module):
 class MLP(nn.Module):
     """Multi-layer perceptron over concatenated user and item embeddings.
 
-    As in the NCF paper, the tower halves its width at each layer and ends at
-    ``factors`` units (the predictive factors): with ``factors=8`` and three
-    layers the sizes are 64 -> 32 -> 16 -> 8, from two 32-dimensional embeddings
-    (``layers=2`` gives the paper's example, 32 -> 16 -> 8 from two
-    16-dimensional embeddings).
+    The tower halves its width at each of its ``layers`` linear layers and ends
+    at ``factors`` units (the predictive factors). The default ``layers=2`` is the
+    NCF paper's example: with ``factors=8`` the sizes are 32 -> 16 -> 8, from two
+    16-dimensional embeddings; ``layers=3`` gives 64 -> 32 -> 16 -> 8.
     """
 
-    def __init__(self, n_users: int, n_items: int, factors: int = 8, layers: int = 3,
+    def __init__(self, n_users: int, n_items: int, factors: int = 8, layers: int = 2,
                  dropout: float = 0.0):  # fmt: skip
         super().__init__()
-        widths = [factors * 2**i for i in range(layers, -1, -1)]  # e.g. 64,32,16,8
+        widths = [factors * 2**i for i in range(layers, -1, -1)]  # e.g. 32, 16, 8
         self.user = _embedding(n_users, widths[0] // 2)
         self.item = _embedding(n_items, widths[0] // 2)
         blocks: list[nn.Module] = []
-        for width_in, width_out in zip(widths[:-1], widths[1:]):
+        for width_in, width_out in zip(widths[:-1], widths[1:], strict=False):
             blocks += [nn.Dropout(dropout), nn.Linear(width_in, width_out), nn.ReLU()]
         self.tower = nn.Sequential(*blocks)
         self.output = nn.Linear(factors, 1)
@@ -74,7 +73,7 @@ class NeuMF(nn.Module):
     ``alpha`` and ``1 - alpha``, as the paper does.
     """
 
-    def __init__(self, n_users: int, n_items: int, factors: int = 8, layers: int = 3,
+    def __init__(self, n_users: int, n_items: int, factors: int = 8, layers: int = 2,
                  dropout: float = 0.0):  # fmt: skip
         super().__init__()
         self.gmf = GMF(n_users, n_items, factors)

@@ -34,7 +34,11 @@ class Protocol:
         return pd.DataFrame(
             {
                 "interactions": [len(split.train), len(split.valid), len(split.test)],
-                "users": [split.train["user_idx"].nunique(), len(split.valid), len(split.test)],
+                "users": [
+                    split.train["user_idx"].nunique(),
+                    len(split.valid),
+                    len(split.test),
+                ],
                 "candidates per user": [None, self.valid_candidates.shape[1],
                                         self.test_candidates.shape[1]],
             },

@@ -10,7 +10,6 @@ import logging
 import time
 from dataclasses import dataclass, field, replace
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -35,13 +34,7 @@ NEUMF_SCRATCH_CONFIG = TrainConfig(
     epochs=20, batch_size=512, lr=2e-3, n_negatives=4, patience=3
 )
 BPR_CONFIG = TrainConfig(
-    epochs=40,
-    batch_size=1024,
-    lr=5e-3,
-    weight_decay=0.0,
-    loss="bpr",
-    n_negatives=1,
-    patience=4,
+    epochs=25, batch_size=1024, lr=5e-3, loss="bpr", n_negatives=1, patience=3
 )
 EASE_GRID = (100.0, 200.0, 500.0, 1000.0, 2000.0)
 KNN_GRID = (20, 50, 100, 200, 400)
@@ -115,15 +108,28 @@ def run_item_baselines(protocol: Protocol) -> tuple[list[Run], dict]:
     return runs, chosen
 
 
-def train_bpr(protocol: Protocol, seed: int, quick: bool = False, progress: bool = False,
-              device=None) -> Run:  # fmt: skip
+def train_bpr(
+    protocol: Protocol,
+    seed: int,
+    quick: bool = False,
+    progress: bool = False,
+    device=None,
+) -> Run:
     """BPR-MF with 64 factors, early-stopped on validation NDCG@10."""
     rng = seed_everything(seed)
     split = protocol.split
     model = BPRMF(split.n_users, split.n_items, factors=64)
     started = time.perf_counter()
-    result = fit(model, split, protocol.valid_candidates, _quick(BPR_CONFIG, quick, progress),
-                 rng, device=device, name=f"BPR-MF seed {seed}")  # fmt: skip
+    config = _quick(BPR_CONFIG, quick, progress)
+    result = fit(
+        model,
+        split,
+        protocol.valid_candidates,
+        config,
+        rng,
+        device=device,
+        name=f"BPR-MF seed {seed}",
+    )
     return _test_run(
         "BPR-MF", seed, model_scorer(model, split.n_items), protocol, started, result
     )
@@ -136,8 +142,11 @@ def train_ncf_family(
     quick: bool = False,
     progress: bool = False,
     device=None,
+    scratch: bool = True,
 ) -> tuple[list[Run], dict[str, torch.nn.Module]]:
     """GMF, MLP, NeuMF from those two (pre-trained) and NeuMF from scratch, one seed.
+
+    ``scratch=False`` skips the NeuMF without pre-training (used by the sweep).
 
     Returns:
         Runs named ``GMF``, ``MLP``, ``NeuMF`` (pre-trained) and
@@ -148,8 +157,15 @@ def train_ncf_family(
 
     def train(name: str, model: torch.nn.Module, config: TrainConfig) -> None:
         started = time.perf_counter()
-        result = fit(model, split, protocol.valid_candidates, _quick(config, quick, progress),
-                     rng, device=device, name=f"{name} seed {seed}")  # fmt: skip
+        result = fit(
+            model,
+            split,
+            protocol.valid_candidates,
+            _quick(config, quick, progress),
+            rng,
+            device=device,
+            name=f"{name} seed {seed}",
+        )
         scorer = model_scorer(model, split.n_items)
         runs.append(_test_run(name, seed, scorer, protocol, started, result))
         models[name] = model
@@ -158,8 +174,9 @@ def train_ncf_family(
     train("MLP", MLP(split.n_users, split.n_items, factors), MLP_CONFIG)
     pretrained = NeuMF.from_pretrained(models["GMF"], models["MLP"])
     train("NeuMF", pretrained, NEUMF_PRETRAINED_CONFIG)
-    train("NeuMF (no pre-training)", NeuMF(split.n_users, split.n_items, factors),
-          NEUMF_SCRATCH_CONFIG)  # fmt: skip
+    if scratch:
+        scratch_model = NeuMF(split.n_users, split.n_items, factors)
+        train("NeuMF (no pre-training)", scratch_model, NEUMF_SCRATCH_CONFIG)
     return runs, models
 
 
@@ -171,7 +188,9 @@ def train_neumf(
     device=None,
 ) -> tuple[NeuMF, Run]:
     """NeuMF exactly as notebook 01 trains it (GMF and MLP pre-training included)."""
-    runs, models = train_ncf_family(protocol, seed, FACTORS, quick, progress, device)
+    runs, models = train_ncf_family(
+        protocol, seed, FACTORS, quick, progress, device, scratch=False
+    )
     return models["NeuMF"], next(run for run in runs if run.name == "NeuMF")
 
 
@@ -190,12 +209,16 @@ def summary_table(
     rows = {}
     for model, protocols in aggregated.items():
         rows[model] = {
-            f"{protocol} {metric}": f"{values[metric]['mean']:.{digits}f} ± {values[metric]['std']:.{digits}f}"
+            f"{protocol} {metric}": _mean_std(values[metric], digits)
             for protocol, values in protocols.items()
             for metric in metrics
             if metric in values
-        }  # fmt: skip
+        }
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _mean_std(values: dict, digits: int) -> str:
+    return f"{values['mean']:.{digits}f} ± {values['std']:.{digits}f}"
 
 
 def mean_table(aggregated: dict, metrics=("HR@10", "NDCG@10")) -> pd.DataFrame:
@@ -220,15 +243,10 @@ def best_model(aggregated: dict, names, key=("sampled", "NDCG@10")) -> str:
 
 
 def training_curves(runs: list[Run]) -> pd.DataFrame:
-    """Long frame of every run's per-epoch history with ``model`` and ``seed`` columns."""
+    """Concatenate every run's per-epoch history, adding ``model`` and ``seed``."""
     frames = [
         run.history.assign(model=run.name, seed=run.seed)
         for run in runs
         if run.history is not None
     ]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def np_mean_std(values) -> tuple[float, float]:
-    values = np.asarray(values, dtype=float)
-    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0

@@ -42,7 +42,7 @@ def _to_json(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return _to_json(value.tolist())
     if isinstance(value, np.generic):
-        return value.item()
+        return _to_json(value.item())  # so NumPy NaN and infinity also become null
     if isinstance(value, float) and not np.isfinite(value):
         return None  # JSON has no NaN or infinity
     if isinstance(value, Path):

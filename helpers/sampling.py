@@ -11,7 +11,7 @@ from helpers.splits import Split
 def sample_negatives(
     seen: sp.csr_matrix, n_per_user: int, rng: np.random.Generator, users=None
 ) -> np.ndarray:
-    """Draw, per user, ``n_per_user`` distinct items that the user never interacted with.
+    """Draw, per user, ``n_per_user`` distinct items the user never interacted with.
 
     Args:
         seen: binary user x item matrix of every interaction to avoid.
@@ -96,10 +96,16 @@ class TrainingSampler:
         self.users = coo.row.astype(np.int64)
         self.items = coo.col.astype(np.int64)
         self.n_items = train.shape[1]
+        full = np.flatnonzero(np.diff(self.train.indptr) >= self.n_items)
+        if n_negatives and len(full):
+            raise ValueError(
+                f"user {full[0]} interacted with all {self.n_items} items in train, so "
+                "no negative exists; drop such users or use n_negatives=0"
+            )
         self._keys = np.sort(self.users * self.n_items + self.items)
 
     def negatives_for(self, users: np.ndarray) -> np.ndarray:
-        """One unobserved item per entry of ``users`` (vectorised rejection sampling)."""
+        """Draw one unobserved item per entry of ``users`` by rejection sampling."""
         items = self.rng.integers(0, self.n_items, size=len(users))
         bad = self._is_positive(users, items)
         while bad.any():

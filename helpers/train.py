@@ -25,7 +25,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from helpers.config import get_device
-from helpers.evaluation import Scorer, evaluate, summarize
+from helpers.evaluation import Scorer
+from helpers.metrics import hit_rate_at_k, ndcg_at_k, target_ranks
 from helpers.sampling import TrainingSampler
 from helpers.splits import Split
 
@@ -140,18 +141,21 @@ def fit(
         epoch_data: builds one epoch of input arrays from the sampler; the
             default yields ``(users, items, labels)`` for ``"bce"`` and
             ``(users, positives, negatives)`` for ``"bpr"``.
-        scorer: evaluation scorer; defaults to :func:`model_scorer`.
+        scorer: validation scorer over all items; by default only the
+            candidates are scored with ``model(users, items)``.
         checkpoint: if given, the best ``state_dict`` is saved there.
 
     Returns:
         A :class:`TrainResult`; ``model`` holds the best epoch's weights.
     """
+    if config.epochs < 1:
+        raise ValueError(f"config.epochs must be >= 1, got {config.epochs}")
     device = get_device(device) if not isinstance(device, torch.device) else device
     model.to(device)
     sampler = TrainingSampler(split.matrix("train"), config.n_negatives, rng)
     if epoch_data is None:
         epoch_data = _pairwise if config.loss == "bpr" else _pointwise
-    scorer = scorer or model_scorer(model, split.n_items, device)
+    validate = _validator(model, split, valid_candidates, config.k, scorer, device)
     optimizer = _optimizer(model, config)
     generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
 
@@ -165,10 +169,9 @@ def fit(
         )
         train_seconds += time.perf_counter() - tick
         n_samples += count
-        valid = summarize(evaluate(scorer, split, valid_candidates, config.k, "valid"))
-        ndcg = valid["sampled"][f"NDCG@{config.k}"]
+        hit_rate, ndcg = validate()
         rows.append({
-            "epoch": epoch, "loss": loss, f"valid HR@{config.k}": valid["sampled"][f"HR@{config.k}"],
+            "epoch": epoch, "loss": loss, f"valid HR@{config.k}": hit_rate,
             f"valid NDCG@{config.k}": ndcg, "seconds": time.perf_counter() - tick,
         })  # fmt: skip
         epochs.set_postfix(loss=f"{loss:.4f}", ndcg=f"{ndcg:.4f}")
@@ -206,6 +209,45 @@ def fit(
     )
 
 
+def candidate_scores(
+    model: nn.Module, users: np.ndarray, candidates: np.ndarray, batch_users: int = 1024
+) -> np.ndarray:
+    """Score each user's candidate row with ``model(user, item)``; same shape as input.
+
+    Scoring only the candidates is 16 times cheaper than scoring every item on
+    ML-100K, which matters for validation after every epoch.
+    """
+    device = next(model.parameters()).device
+    n_candidates = candidates.shape[1]
+    blocks = []
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, len(users), batch_users):
+            rows = slice(start, start + batch_users)
+            user_grid = torch.tensor(users[rows], device=device).repeat_interleave(
+                n_candidates
+            )
+            item_grid = torch.tensor(candidates[rows], device=device).reshape(-1)
+            logits = model(user_grid, item_grid).reshape(-1, n_candidates)
+            blocks.append(logits.float().cpu().numpy())
+    return np.concatenate(blocks)
+
+
+def _validator(model, split, valid_candidates, k, scorer, device):
+    """Return a function computing validation (HR@k, NDCG@k) on the sampled protocol."""
+    users = split.valid["user_idx"].to_numpy()
+
+    def validate() -> tuple[float, float]:
+        if scorer is None:
+            ranks = target_ranks(candidate_scores(model, users, valid_candidates))
+        else:
+            scores = np.asarray(scorer(users), dtype=np.float64)
+            ranks = target_ranks(np.take_along_axis(scores, valid_candidates, axis=1))
+        return float(hit_rate_at_k(ranks, k).mean()), float(ndcg_at_k(ranks, k).mean())
+
+    return validate
+
+
 def _train_epoch(
     model, arrays, optimizer, config, device, generator
 ) -> tuple[float, int]:
@@ -239,7 +281,7 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike) -> Path:
 def load_checkpoint(
     model: nn.Module, path: str | os.PathLike, device=None
 ) -> nn.Module:
-    """Load a ``state_dict`` saved by :func:`save_checkpoint` with ``weights_only=True``."""
+    """Load a ``state_dict`` from :func:`save_checkpoint` with ``weights_only=True``."""
     state = torch.load(path, map_location=device or "cpu", weights_only=True)
     model.load_state_dict(state)
     return model
