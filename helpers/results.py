@@ -86,13 +86,18 @@ def record_results(
     with os.fdopen(handle, "w", encoding="utf-8") as out:
         json.dump(_to_json(payload), out, indent=2)
         out.write("\n")
+    os.chmod(temp, 0o644)  # mkstemp creates the file readable by its owner only
     os.replace(temp, target)
     log.info("recorded %s", target.name)
     return target
 
 
 def load_results(notebook: str, results_dir: str | os.PathLike = RESULTS_DIR) -> dict:
-    """Read ``<results_dir>/<notebook>.json``; raises ``FileNotFoundError`` if absent."""
+    """Read ``<results_dir>/<notebook>.json``.
+
+    Raises:
+        FileNotFoundError: the notebook has not recorded results there yet.
+    """
     path = Path(results_dir) / f"{notebook}.json"
     if not path.is_file():
         raise FileNotFoundError(

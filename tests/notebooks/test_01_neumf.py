@@ -11,14 +11,17 @@ from helpers.config import NOTEBOOKS_DIR
 
 NOTEBOOK = NOTEBOOKS_DIR / "01_neumf.ipynb"
 CHANCE_HR10 = 10 / 100  # one target among 100 candidates
-# Quick mode trains 2 epochs on one seed. Bands: min/max over seeds 42-44 of
-# quick runs, widened by 0.03; recalibrate when the recipe changes.
+# Quick mode trains each model for 2 epochs on one seed. Observed quick-run means
+# (seed 42, ML-100K): NeuMF sampled HR@10 0.527, NDCG@10 0.302, full HR@10 0.093;
+# EASE 0.650 and Popularity 0.392 (both deterministic). The bands allow about
+# +-0.12 for the seed-to-seed spread of 2-epoch training and +-0.03 for the
+# deterministic baselines; recalibrate when a recipe changes.
 BANDS = {
-    ("NeuMF", "sampled", "HR@10"): (0.30, 0.70),
-    ("NeuMF", "sampled", "NDCG@10"): (0.15, 0.42),
-    ("EASE", "sampled", "HR@10"): (0.63, 0.69),
-    ("Popularity", "sampled", "HR@10"): (0.40, 0.46),
-    ("NeuMF", "full", "HR@10"): (0.01, 0.15),
+    ("NeuMF", "sampled", "HR@10"): (0.40, 0.65),
+    ("NeuMF", "sampled", "NDCG@10"): (0.20, 0.40),
+    ("NeuMF", "full", "HR@10"): (0.03, 0.16),
+    ("EASE", "sampled", "HR@10"): (0.62, 0.68),
+    ("Popularity", "sampled", "HR@10"): (0.36, 0.42),
 }
 
 
