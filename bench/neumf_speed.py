@@ -2,7 +2,7 @@
 
 Usage (from the project root, with the project's .venv):
 
-    .venv/bin/python bench/neumf_speed.py [--epochs 3] [--skip-recbole]
+    .venv/bin/python bench/neumf_speed.py [--epochs 3] [--threads 1] [--skip-recbole]
 
 Ours: NeuMF with 16 predictive factors (GMF embeddings 16, MLP embeddings 32,
 tower 64 -> 32 -> 16), batch 512, 4 negatives per positive, trained from
@@ -113,7 +113,9 @@ def ours(epochs: int) -> dict:
                          patience=epochs, progress=False)  # fmt: skip
     result = fit(model, split, protocol.valid_candidates, config, rng, device="cpu")
     tick = time.perf_counter()
-    summary = summarize(evaluate(model_scorer(model, split.n_items), split, protocol.test_candidates))
+    summary = summarize(
+        evaluate(model_scorer(model, split.n_items), split, protocol.test_candidates)
+    )
     eval_seconds = time.perf_counter() - tick
     epoch_seconds = (result.history["seconds"]).tolist()
     return {
@@ -129,15 +131,24 @@ def ours(epochs: int) -> dict:
 def ensure_peer_venv() -> Path:
     python = PEER_VENV / "bin" / "python"
     if not python.exists():
-        print(f"creating {PEER_VENV.name} for RecBole (a few minutes, once)", file=sys.stderr)
+        print(
+            f"creating {PEER_VENV.name} for RecBole (a few minutes, once)",
+            file=sys.stderr,
+        )
         subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", *PEER_PACKAGES], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", *PEER_PACKAGES], check=True
+        )
     return python
 
 
-def recbole(epochs: int) -> dict:
+def recbole(epochs: int, threads: int) -> dict:
     python = ensure_peer_venv()
-    env = {**os.environ, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"}
+    env = {
+        **os.environ,
+        "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1",
+        "OMP_NUM_THREADS": str(threads),
+    }
     done = subprocess.run(
         [str(python), "-c", RECBOLE_DRIVER, str(epochs)],
         env=env, capture_output=True, text=True, cwd=PEER_VENV, check=False,
@@ -150,25 +161,42 @@ def recbole(epochs: int) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--epochs", type=int, default=3, help="training epochs per tool")
-    parser.add_argument("--skip-recbole", action="store_true", help="time our NeuMF only")
+    parser.add_argument(
+        "--epochs", type=int, default=3, help="training epochs per tool"
+    )
+    parser.add_argument(
+        "--skip-recbole", action="store_true", help="time our NeuMF only"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads, the same for both tools",
+    )
     args = parser.parse_args()
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"python {platform.python_version()}")  # fmt: skip
+    import torch
+
+    torch.set_num_threads(args.threads)
     mine = ours(args.epochs)
     print(f"ours: {mine['samples_per_second']:,.0f} training samples/s; "
           f"evaluation {mine['eval_seconds']:.2f} s (943 users, sampled + full); "
           f"test HR@10 {mine['hr@10']:.4f} after {args.epochs} epochs")  # fmt: skip
     if args.skip_recbole:
         return 0
-    theirs = recbole(args.epochs)
-    their_rate = theirs["samples_per_epoch"] / (sum(theirs["epoch_seconds"]) / len(theirs["epoch_seconds"]))
+    theirs = recbole(args.epochs, args.threads)
+    their_rate = theirs["samples_per_epoch"] / (
+        sum(theirs["epoch_seconds"]) / len(theirs["epoch_seconds"])
+    )
     print(f"RecBole 1.2.1: {their_rate:,.0f} training samples/s "
           f"({sum(theirs['epoch_seconds']) / len(theirs['epoch_seconds']):.2f} s/epoch); "
           f"evaluation {theirs['eval_seconds']:.2f} s (sampled only); "
           f"test HR@10 {theirs['hr@10']:.4f} after {args.epochs} epochs")  # fmt: skip
-    print(f"training throughput ratio ours / RecBole: {mine['samples_per_second'] / their_rate:.2f}x")
+    print(
+        f"training throughput ratio ours / RecBole: {mine['samples_per_second'] / their_rate:.2f}x"
+    )
     return 0
 
 

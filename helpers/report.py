@@ -774,3 +774,38 @@ def build_presentation(
     pdf.output(str(output_pdf))
     log.info("wrote %s (%d pages)", output_pdf.name, pdf.page_no())
     return output_pdf
+
+
+# ------------------------------------------------------------------ README table
+
+README_COLUMNS = (
+    ("sampled", "HR@10"),
+    ("sampled", "NDCG@10"),
+    ("full", "HR@10"),
+    ("full", "NDCG@10"),
+)
+
+
+def readme_table(results_dir: str | os.PathLike) -> str:
+    """Markdown table of every model's test metrics in every results file.
+
+    Cells are ``mean ± std`` over seeds with 4 decimals, or ``-`` where a
+    notebook did not record that metric. ``tests/unit/test_readme.py`` checks
+    that README.md contains this table as generated from ``results/``.
+    """
+    header = ["notebook", "data", "model"] + [f"{p} {m}" for p, m in README_COLUMNS]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for notebook in load_all_results(results_dir):
+        dataset = notebook.data.get("dataset", {}).get("name", "")
+        quick = " (quick)" if notebook.data.get("quick") else ""
+        for model, protocols in notebook.data.get("metrics", {}).items():
+            cells = []
+            for protocol, metric in README_COLUMNS:
+                entry = protocols.get(protocol, {}).get(metric)
+                cells.append(format_mean_std(entry) if entry else "-")
+            lines.append(
+                f"| {notebook.name}{quick} | {dataset} | {model} | "
+                + " | ".join(cells)
+                + " |"
+            )
+    return "\n".join(lines)

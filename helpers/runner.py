@@ -376,12 +376,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--pdf", type=Path, default=PRESENTATION_DIR / "presentation.pdf",
         metavar="FILE", help="output file (default: presentation/presentation.pdf)",
     )  # fmt: skip
+    slides.add_argument(
+        "--readme-table",
+        action="store_true",
+        help="print the README results table (Markdown) instead of building the PDF",
+    )
     return parser
 
 
 def build_report(args: argparse.Namespace) -> int:
     """Build the PDF from existing results (``python -m helpers report``)."""
     try:
+        if args.readme_table:
+            print(report.readme_table(args.results_dir))
+            return 0
         pdf = report.build_presentation(args.results_dir, args.figures_dir, args.pdf)
     except FileNotFoundError as error:
         print(f"error: presentation not built: {error}", file=sys.stderr)
