@@ -419,7 +419,9 @@ def _verify(path: Path, algorithm: str, expected: str, skip_first_line=False) ->
     if actual != expected:
         raise ChecksumError(
             f"{algorithm.upper()} mismatch for {path}: expected {expected}, got "
-            f"{actual}; delete the file and let it download again"
+            f"{actual}. The file differs from the official GroupLens release; "
+            "replace it with a fresh copy of the archive (or unset "
+            f"{ENV_VAR} to use the cache and downloads)"
         )
 
 

@@ -142,8 +142,15 @@ class NotebookResults:
 
 
 def read_results(path: str | os.PathLike) -> dict:
-    """Parse one results JSON file (the layout that ``record_results`` writes)."""
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    """Parse one results JSON file (the layout that ``record_results`` writes).
+
+    Raises:
+        ValueError: the file is not valid JSON; the message names the file.
+    """
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON: {error}") from error
 
 
 def load_all_results(results_dir: str | os.PathLike) -> list[NotebookResults]:

@@ -104,9 +104,12 @@ def select_notebooks(available: Sequence[Path], only: str | None) -> list[Path]:
     """
     if not available:
         raise ValueError("no notebooks named NN_name.ipynb found")
-    if not only:
+    if only is None:
         return list(available)
     wanted = [token.strip() for token in only.split(",") if token.strip()]
+    if not wanted:
+        names = ", ".join(p.stem for p in available)
+        raise ValueError(f"--only {only!r} names no notebook; available: {names}")
     chosen: set[Path] = set()
     for token in wanted:
         matches = [p for p in available if _matches(p.stem, token)]
@@ -391,7 +394,7 @@ def build_report(args: argparse.Namespace) -> int:
             print(report.readme_table(args.results_dir))
             return 0
         pdf = report.build_presentation(args.results_dir, args.figures_dir, args.pdf)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, ValueError) as error:
         print(f"error: presentation not built: {error}", file=sys.stderr)
         return 1
     print(f"Presentation: {_display_path(pdf)}")
@@ -489,7 +492,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         pdf = report.build_presentation(
             settings.results_dir, settings.figures_dir, settings.pdf
         )
-    except FileNotFoundError as error:
+    except (FileNotFoundError, ValueError) as error:
         print(f"error: presentation not built: {error}", file=sys.stderr)
         return 1
     print(f"\nPresentation: {_display_path(pdf)}")
