@@ -2,7 +2,7 @@
 
 Usage (from the project root, with the project's .venv):
 
-    .venv/bin/python bench/attention_speed.py [--epochs 1] [--threads 2]
+    .venv/bin/python bench/attention_speed.py [--epochs 1] [--threads 1]
 
 For each variant of notebook 04 (full attention and the three ablations) and for
 NeuMF as a reference, this trains ``--epochs`` epochs with the notebook's
@@ -11,9 +11,13 @@ settings and prints a table:
 * training examples per second: one example is a positive with its negatives
   (notebook 04: 2 negatives; NeuMF: each scored pair counts, 4 negatives);
 * scored pairs per second, the same work counted per (user, movie) pair;
-* seconds per epoch (training only) and for one full-ranking evaluation of the
-  test items (every movie scored for all 943 users).
+* seconds per epoch (training plus the validation pass) and for one
+  full-ranking evaluation of the test items (every movie scored for all 943
+  users).
 
+The default is one torch thread, as in notebook 04's training workers. With two
+threads on a machine that other processes also use, the threads wait on each
+other and throughput can drop several times (try ``--threads 2``).
 Machines are noisy: compare rows of one run, not runs on different days.
 """
 
@@ -64,7 +68,7 @@ def bench_variant(protocol, histories, view, variant: str, epochs: int) -> dict:
 
 
 def bench_neumf(protocol, epochs: int) -> dict:
-    """NeuMF (16 factors, from scratch) with the default pointwise epoch data."""
+    """Train NeuMF (16 factors, from scratch) with the default pointwise epoch data."""
     seed_everything(0)
     split = protocol.split
     model = NeuMF(split.n_users, split.n_items, factors=16)
@@ -95,14 +99,11 @@ def _row(name, result, pairs_per_example: int, eval_seconds: float) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=1, help="epochs per model")
-    parser.add_argument(
-        "--threads", type=int, default=None, help="torch threads (default: torch's)"
-    )
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--skip-neumf", action="store_true")
     args = parser.parse_args(argv)
 
-    if args.threads:
-        torch.set_num_threads(args.threads)  # this process only
+    torch.set_num_threads(args.threads)  # this process only
     data = load_movielens("ml-100k")
     protocol = prepare_protocol(data.ratings)
     histories = attention.build_histories(protocol.split)

@@ -9,7 +9,7 @@ of attention:
   weight. One extra learned slot, ``nothing``, can take the weight when no past
   movie is relevant; it is also what a user without history attends to, so
   such a user still gets finite scores.
-* **Field attention**: one multi-head self-attention block over eight field
+* **Field attention**: one self-attention block (one head by default) over eight field
   vectors (user id, age, gender, occupation, movie id, genres, release year and
   the history summary above), as in AutoInt (Song et al., CIKM 2019).
 
@@ -59,7 +59,6 @@ log = logging.getLogger(__name__)
 FIELDS = ("user", "age", "gender", "occupation", "movie", "genres", "year", "history")
 USER_SIDE = ("age", "gender", "occupation")  # read from FieldView.user_codes
 ITEM_SIDE = ("genres", "year")  # read from FieldView.item_codes
-NOTHING = "nothing"  # name of the extra history slot
 
 
 @dataclass
