@@ -710,11 +710,40 @@ def extra_slides(pdf: Slides, notebook: NotebookResults) -> None:
         footnote = "p-values below 0.0001 in scientific notation; n/a: undefined."
         title = f"{notebook.title}: comparisons"
         _table_slides(pdf, title, header, rows, widths, footnote)
-    facts = scalar_facts(notebook.data.get("extra") or {})
+    extra = notebook.data.get("extra") or {}
+    facts = scalar_facts(extra)
     if facts:
         rows = [list(fact) for fact in facts]
         title = f"{notebook.title}: more numbers"
         _table_slides(pdf, title, ["measure", "value"], rows, (3, 1))
+    for key, records in extra.items():
+        if key in TABLE_TITLES and is_record_list(records):
+            header = list(records[0])
+            rows = [
+                [_cell(record.get(column)) for column in header] for record in records
+            ]
+            widths = (2.2, *([1.2] * (len(header) - 1)))
+            _table_slides(
+                pdf, f"{notebook.title}: {TABLE_TITLES[key]}", header, rows, widths
+            )
+
+
+# Keys of ``extra`` holding a list of records (same keys each), shown as a table
+# under the given slide title.
+TABLE_TITLES = {"all_models_table": "every model on the same protocol"}
+
+
+def is_record_list(value: object) -> bool:
+    """Whether ``value`` is a non-empty list of dicts that share their keys."""
+    if not isinstance(value, list) or not value:
+        return False
+    if not all(isinstance(item, dict) for item in value):
+        return False
+    return all(list(item) == list(value[0]) for item in value)
+
+
+def _cell(value: object) -> str:
+    return format_number(value) if _is_number(value) else str(value)
 
 
 def figure_slides(pdf: Slides, notebook: NotebookResults, figures_dir: Path) -> None:

@@ -267,3 +267,27 @@ def test_scalar_facts_keep_numbers_only():
         ("walk steps per s", "512,345.0"),
         ("agreement: LIME vs SHAP", "0.7100"),
     ]
+
+
+def test_build_presentation_shows_all_models_table(tmp_path):
+    rows = [
+        {"model": "NeuMF", "notebook": "01_neumf", "sampled HR@10": 0.6458},
+        {"model": "Attention", "notebook": "04_attention", "sampled HR@10": 0.7529},
+    ]
+    record_results(
+        "04_attention", quick=False, dataset={"name": "ml-100k"}, parameters={},
+        seconds={"total": 1.0}, metrics={}, extra={"all_models_table": rows},
+        results_dir=tmp_path,
+    )  # fmt: skip
+    pdf = report.build_presentation(tmp_path, tmp_path, tmp_path / "deck.pdf")
+    text = "\n".join(page.extract_text() for page in PdfReader(pdf).pages)
+    assert "every model on the same protocol" in text
+    assert "0.7529" in text
+    assert "04_attention" in text
+
+
+def test_is_record_list_requires_shared_keys():
+    assert report.is_record_list([{"a": 1}, {"a": 2}])
+    assert not report.is_record_list([{"a": 1}, {"b": 2}])
+    assert not report.is_record_list([])
+    assert not report.is_record_list([1, 2])
