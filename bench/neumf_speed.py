@@ -66,7 +66,8 @@ config = Config(model="NeuMF", dataset="ml-100k", config_dict={
     "epochs": epochs, "train_batch_size": 512, "eval_batch_size": 4096,
     "train_neg_sample_args": {"distribution": "uniform", "sample_num": 4},
     "mf_embedding_size": 16, "mlp_embedding_size": 32, "mlp_hidden_size": [32, 16],
-    "dropout_prob": 0.0, "learning_rate": 0.001, "use_gpu": False, "show_progress": False,
+    "dropout_prob": 0.0, "learning_rate": 0.001, "use_gpu": False,
+    "show_progress": False,
     "checkpoint_dir": tempfile.mkdtemp(), "seed": 42, "reproducibility": True,
     "stopping_step": 1000,
 })
@@ -90,7 +91,8 @@ eval_seconds = time.perf_counter() - tick
 n_samples = len(train_data.dataset) * 5  # each positive plus 4 negatives
 print(json.dumps({"epoch_seconds": epoch_seconds, "samples_per_epoch": n_samples,
                   "eval_seconds": eval_seconds,
-                  "hr@10": float(result["hit@10"]), "ndcg@10": float(result["ndcg@10"])}))
+                  "hr@10": float(result["hit@10"]),
+                  "ndcg@10": float(result["ndcg@10"])}))
 """
 
 
@@ -175,8 +177,9 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"python {platform.python_version()}")  # fmt: skip
+    machine = platform.processor() or platform.machine()
+    version = platform.python_version()
+    print(f"machine: {machine}, {os.cpu_count()} cores, python {version}")
     import torch
 
     torch.set_num_threads(args.threads)
@@ -187,16 +190,14 @@ def main() -> int:
     if args.skip_recbole:
         return 0
     theirs = recbole(args.epochs, args.threads)
-    their_rate = theirs["samples_per_epoch"] / (
-        sum(theirs["epoch_seconds"]) / len(theirs["epoch_seconds"])
-    )
+    epoch_seconds = sum(theirs["epoch_seconds"]) / len(theirs["epoch_seconds"])
+    their_rate = theirs["samples_per_epoch"] / epoch_seconds
     print(f"RecBole 1.2.1: {their_rate:,.0f} training samples/s "
-          f"({sum(theirs['epoch_seconds']) / len(theirs['epoch_seconds']):.2f} s/epoch); "
+          f"({epoch_seconds:.2f} s/epoch); "
           f"evaluation {theirs['eval_seconds']:.2f} s (sampled only); "
           f"test HR@10 {theirs['hr@10']:.4f} after {args.epochs} epochs")  # fmt: skip
-    print(
-        f"training throughput ratio ours / RecBole: {mine['samples_per_second'] / their_rate:.2f}x"
-    )
+    ratio = mine["samples_per_second"] / their_rate
+    print(f"training throughput ratio ours / RecBole: {ratio:.2f}x")
     return 0
 
 

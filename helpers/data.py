@@ -50,7 +50,7 @@ NO_GENRE_LABELS = frozenset({"unknown", "(no genres listed)"})
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """Where a MovieLens data set comes from and how to check it."""
+    """Download URL and pinned checksums of one MovieLens data set."""
 
     name: str
     url: str

@@ -68,7 +68,7 @@ class TrainResult:
 def model_scorer(
     model: nn.Module, n_items: int, device=None, batch_users: int = 256
 ) -> Scorer:
-    """Scorer that calls ``model(users, items)`` on every (user, item) pair.
+    """Build a scorer that calls ``model(users, items)`` on every (user, item) pair.
 
     The model is put in eval mode; scores are logits, as returned by ``forward``.
     """
@@ -146,7 +146,7 @@ def fit(
         checkpoint: if given, the best ``state_dict`` is saved there.
 
     Returns:
-        A :class:`TrainResult`; ``model`` holds the best epoch's weights.
+        A :class:`TrainResult`; ``model`` is left with the best epoch's weights.
     """
     if config.epochs < 1:
         raise ValueError(f"config.epochs must be >= 1, got {config.epochs}")
