@@ -36,7 +36,7 @@ def plot_history(
     label: str | None = None,
     ax: plt.Axes | None = None,
 ) -> plt.Axes:
-    """One line of ``column`` against ``epoch``."""
+    """Plot ``column`` against ``epoch`` as one line."""
     ax = ax or plt.subplots(figsize=(5, 3.2), layout="constrained")[1]
     ax.plot(history["epoch"], history[column], marker="o", markersize=3, label=label)
     ax.set(xlabel="epoch", ylabel=column)

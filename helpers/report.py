@@ -347,7 +347,7 @@ def comparison_rows(comparisons: dict) -> tuple[list[str], list[list[str]]]:
 
 
 def _comparison_fields(value: object) -> dict:
-    """A comparison's fields; a bare number counts as its p-value."""
+    """Return a comparison's fields; a bare number is taken as its p-value."""
     return value if isinstance(value, dict) else {"p_value": value}
 
 
@@ -734,7 +734,7 @@ TABLE_TITLES = {"all_models_table": "every model on the same protocol"}
 
 
 def is_record_list(value: object) -> bool:
-    """Whether ``value`` is a non-empty list of dicts that share their keys."""
+    """Return whether ``value`` is a non-empty list of dicts that share their keys."""
     if not isinstance(value, list) or not value:
         return False
     if not all(isinstance(item, dict) for item in value):
@@ -790,7 +790,7 @@ def build_presentation(
     conclusions come last.
 
     Raises:
-        FileNotFoundError: ``results_dir`` holds no ``NN_name.json`` files.
+        FileNotFoundError: ``results_dir`` contains no ``NN_name.json`` files.
     """
     notebooks = load_all_results(results_dir)
     figures_dir = Path(figures_dir)

@@ -61,7 +61,7 @@ def eval_candidates(
 ) -> np.ndarray:
     """Candidate lists for sampled evaluation, drawn once and shared by every model.
 
-    Column 0 holds the held-out ``target`` item (``"test"`` or ``"valid"``), the
+    Column 0 contains the held-out ``target`` item (``"test"`` or ``"valid"``), the
     other ``n_negatives`` columns items outside the user's whole history (train,
     validation and test), so no candidate is a hidden positive.
 

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
-import papermill as pm
 import pytest
+from quick_run import RESULT_KEYS, run_quick_notebook
 
-from helpers.config import NOTEBOOKS_DIR
-
-NOTEBOOK = NOTEBOOKS_DIR / "01_neumf.ipynb"
 CHANCE_HR10 = 10 / 100  # one target among 100 candidates
 # Quick mode trains each model for 2 epochs on one seed. Observed quick-run means
 # (seed 42, ML-100K): NeuMF sampled HR@10 0.527, NDCG@10 0.302, full HR@10 0.093;
@@ -27,27 +22,12 @@ BANDS = {
 
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory) -> dict:
-    out = tmp_path_factory.mktemp("nb01")
-    pm.execute_notebook(
-        str(NOTEBOOK),
-        str(out / NOTEBOOK.name),
-        parameters={
-            "QUICK": True,
-            "RESULTS_DIR": str(out),
-            "FIGURES_DIR": str(out / "figures"),
-            "PROGRESS": False,
-        },
-        cwd=str(NOTEBOOKS_DIR),
-        kernel_name="python3",
-        progress_bar=False,
-    )
-    return json.loads((out / "01_neumf.json").read_text())
+    return run_quick_notebook("01_neumf", tmp_path_factory.mktemp("nb01"))
 
 
 @pytest.mark.notebooks
 def test_quick_run_records_schema(recorded):
-    for key in ("notebook", "quick", "dataset", "parameters", "versions", "seconds",
-                "metrics", "comparisons", "extra"):  # fmt: skip
+    for key in RESULT_KEYS:
         assert key in recorded, key
     assert recorded["quick"] is True
     assert recorded["dataset"]["n_users"] == 943

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
-import papermill as pm
 import pytest
+from quick_run import RESULT_KEYS, run_quick_notebook
 
-from helpers.config import NOTEBOOKS_DIR
-
-NOTEBOOK = NOTEBOOKS_DIR / "02_explainability.ipynb"
 CHANCE_HR10 = 10 / 100  # one target among 100 candidates
 METHODS = ("LIME", "SHAP", "IG", "Shapley sampling")
 # Quick mode: one seed, 2 epochs per model, 100 pairs, 20 background rows.
@@ -26,29 +21,12 @@ BANDS = {
 
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory) -> dict:
-    out = tmp_path_factory.mktemp("nb02")
-    pm.execute_notebook(
-        str(NOTEBOOK),
-        str(out / NOTEBOOK.name),
-        parameters={
-            "QUICK": True,
-            "RESULTS_DIR": str(out),
-            "FIGURES_DIR": str(out / "figures"),
-            "PROGRESS": False,
-        },
-        cwd=str(NOTEBOOKS_DIR),
-        kernel_name="python3",
-        progress_bar=False,
-    )
-    results = json.loads((out / "02_explainability.json").read_text())
-    results["_figures"] = sorted(p.name for p in (out / "figures").glob("*.png"))
-    return results
+    return run_quick_notebook("02_explainability", tmp_path_factory.mktemp("nb02"))
 
 
 @pytest.mark.notebooks
 def test_quick_run_records_schema(recorded):
-    for key in ("notebook", "quick", "dataset", "parameters", "versions", "seconds",
-                "metrics", "comparisons", "extra"):  # fmt: skip
+    for key in RESULT_KEYS:
         assert key in recorded, key
     assert recorded["quick"] is True
     assert recorded["dataset"]["n_users"] == 943

@@ -6,13 +6,12 @@ back to ML-100K.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import nbformat
-import papermill as pm
 import pytest
+from quick_run import run_quick_notebook
 
 from helpers.config import DATA_DIR, NOTEBOOKS_DIR
 
@@ -39,21 +38,7 @@ COHERENCE_BANDS = {
 
 
 def run_quick(out: Path, **parameters) -> dict:
-    pm.execute_notebook(
-        str(NOTEBOOK),
-        str(out / NOTEBOOK.name),
-        parameters={
-            "QUICK": True,
-            "RESULTS_DIR": str(out),
-            "FIGURES_DIR": str(out / "figures"),
-            "PROGRESS": False,
-            **parameters,
-        },
-        cwd=str(NOTEBOOKS_DIR),
-        kernel_name="python3",
-        progress_bar=False,
-    )
-    return json.loads((out / f"{NAME}.json").read_text())
+    return run_quick_notebook(NAME, out, **parameters)
 
 
 @pytest.fixture(scope="module")
