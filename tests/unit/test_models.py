@@ -69,12 +69,12 @@ def test_mlp_dropout_only_in_train_mode(pairs):
     assert not torch.equal(model(*pairs), model(*pairs))
 
 
-def test_neumf_branch_output_layers_frozen():
-    model = NeuMF(N_USERS, N_ITEMS, factors=4)
-    assert not any(p.requires_grad for p in model.gmf.output.parameters())
-    assert not any(p.requires_grad for p in model.mlp.output.parameters())
-    assert all(p.requires_grad for p in model.output.parameters())
+def test_neumf_tables_hold_gmf_then_mlp_columns():
+    model = NeuMF(N_USERS, N_ITEMS, factors=4, layers=2)
+    assert model.user.weight.shape == (N_USERS, 4 + 8)
+    assert model.item.weight.shape == (N_ITEMS, 4 + 8)
     assert model.output.in_features == 8
+    assert all(p.requires_grad for p in model.parameters())
 
 
 def test_neumf_from_pretrained_alpha_1_equals_gmf(pairs):
@@ -100,9 +100,14 @@ def test_neumf_from_pretrained_copies_branches():
     gmf = _trained_looking(GMF(N_USERS, N_ITEMS, factors=4), seed=1)
     mlp = _trained_looking(MLP(N_USERS, N_ITEMS, factors=4, layers=2), seed=2)
     model = NeuMF.from_pretrained(gmf, mlp)
-    assert torch.equal(model.gmf.user.weight, gmf.user.weight)
-    assert torch.equal(model.mlp.tower[1].weight, mlp.tower[1].weight)
-    assert sum(isinstance(m, nn.Linear) for m in model.mlp.tower) == 2
+    assert torch.equal(model.user.weight[:, :4], gmf.user.weight)
+    assert torch.equal(model.user.weight[:, 4:], mlp.user.weight)
+    assert torch.equal(model.item.weight[:, :4], gmf.item.weight)
+    assert torch.equal(model.item.weight[:, 4:], mlp.item.weight)
+    assert torch.equal(model.tower[1].weight, mlp.tower[1].weight)
+    assert sum(isinstance(m, nn.Linear) for m in model.tower) == 2
     with torch.no_grad():
-        model.gmf.user.weight.zero_()
+        model.user.weight.zero_()
+        model.tower[1].weight.zero_()
     assert gmf.user.weight.abs().sum() > 0  # a copy, not shared storage
+    assert mlp.tower[1].weight.abs().sum() > 0
