@@ -20,6 +20,7 @@ import argparse
 import logging
 import os
 import re
+import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -452,6 +453,23 @@ def run_all(notebooks: Sequence[Path], settings: RunSettings) -> list[NotebookRu
     return runs
 
 
+def rerun_command(argv: Sequence[str], notebook: str) -> str:
+    """Return the command that reruns ``notebook`` alone with the options of ``argv``.
+
+    ``argv`` is the argument list after ``python -m helpers``; any ``--only``
+    in it is replaced by the number of ``notebook`` (e.g. ``01`` for ``01_neumf``).
+    """
+    options, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--only":
+            skip = True
+        elif not arg.startswith("--only="):
+            options.append(shlex.quote(arg))
+    return " ".join(["python -m helpers", *options, "--only", notebook[:2]])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return the process exit status (0 on success).
 
@@ -476,15 +494,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"Running {len(notebooks)} notebook(s), {mode} mode, results in {destination}"
     )
-    runs = run_all(notebooks, settings)
+    try:
+        runs = run_all(notebooks, settings)
+    except KeyboardInterrupt:
+        print(
+            "\nInterrupted. Notebooks that finished were saved; the partial output "
+            f"of the interrupted one is in {_display_path(settings.output_dir)}.",
+            file=sys.stderr,
+        )
+        return 130
     print()
     print(format_summary(runs))
     failed = [run for run in runs if run.status == "failed"]
     if failed:
         print()
         print(format_failure(failed[0]), file=sys.stderr)
-        rerun = f"--only {failed[0].name[:2]}"
-        print(f"Stopped. After the fix, rerun with {rerun}.", file=sys.stderr)
+        rerun = rerun_command(sys.argv[1:] if argv is None else argv, failed[0].name)
+        print(f"Stopped. After the fix, rerun with: {rerun}", file=sys.stderr)
         return 1
     if settings.pdf is None:
         return 0

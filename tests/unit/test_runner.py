@@ -107,6 +107,43 @@ def test_run_quick_failure_reports_cell_and_stops(tmp_path, capsys):
     assert partial.is_file()
     assert not (output / "03_after.ipynb").exists()
     assert not (tmp_path / "results" / "presentation.pdf").exists()
+    assert "rerun with: python -m helpers run --notebooks-dir" in err
+    assert err.rstrip().endswith(
+        "--quick --output-dir " + str(output) + " --no-pdf --only 02"
+    )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "--quick", "--only", "01,02"],
+        ["run", "--only=01,02", "--quick"],
+        ["run", "--quick"],
+    ],
+)
+def test_rerun_command_keeps_options(argv):
+    assert runner.rerun_command(argv, "02_explain") == (
+        "python -m helpers run --quick --only 02"
+    )
+
+
+def test_rerun_command_quotes_paths():
+    command = runner.rerun_command(["run", "--output-dir", "my runs"], "03_graph")
+    assert command == "python -m helpers run --output-dir 'my runs' --only 03"
+
+
+def test_run_interrupted_exits_130(tmp_path, capsys, monkeypatch):
+    write_notebook(tmp_path / "notebooks", "01_ok", WRITE_RESULTS)
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "run_all", interrupt)
+    status = runner.main(cli_args(tmp_path, "--quick", "--no-pdf"))
+    _, err = capsys.readouterr()
+
+    assert status == 130
+    assert "Interrupted." in err
 
 
 def test_run_full_saves_in_place_and_builds_pdf(tmp_path, capsys, staging):
