@@ -549,8 +549,20 @@ def _items_frame(ids: list[int], titles: list[str], years, genres) -> pd.DataFra
     )
 
 
+def _require_files(folder: Path, names: tuple[str, ...], name: str) -> None:
+    """Raise ``DataNotFoundError`` listing the ``names`` missing from ``folder``."""
+    missing = [file for file in names if not (folder / file).is_file()]
+    if missing:
+        raise DataNotFoundError(
+            f"{name} copy at {display_path(folder)} is incomplete: missing "
+            f"{', '.join(missing)}. Extract {name}.zip there again, or delete the "
+            "folder so that the next run fetches a fresh copy."
+        )
+
+
 def _read_ml100k(folder: Path) -> MovieLens:
     spec = DATASETS["ml-100k"]
+    _require_files(folder, ("u.data", "u.item", "u.user"), "ml-100k")
     ratings = parse_ratings(folder / "u.data", "\t", False, spec.rating_scale)
     items = _read_u_item(folder / "u.item")
     users = _read_u_user(folder / "u.user")
@@ -600,6 +612,7 @@ def _users_frame(rows: list[list[str]], path: Path) -> pd.DataFrame:
 
 def _read_recbole_ml100k(folder: Path) -> MovieLens:
     spec = DATASETS["ml-100k"]
+    _require_files(folder, RECBOLE_FILES, "ml-100k")
     ratings = parse_ratings(folder / "ml-100k.inter", "\t", True, spec.rating_scale)
     ids, titles, years, genres = [], [], [], []
     item_path = folder / "ml-100k.item"
@@ -632,6 +645,8 @@ def _read_csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
 
 def _read_ml_latest_small(folder: Path) -> MovieLens:
     spec = DATASETS["ml-latest-small"]
+    files = ("ratings.csv", "movies.csv", "tags.csv", "links.csv")
+    _require_files(folder, files, "ml-latest-small")
     ratings_path = folder / "ratings.csv"
     ratings = parse_ratings(ratings_path, ",", True, spec.rating_scale)
     ids, titles, years, genres = [], [], [], []

@@ -243,6 +243,22 @@ def test_ml100k_small_files_parse(monkeypatch, tmp_path, movielens_files):
     assert loaded.users["occupation"].tolist() == ["technician", "other", "writer"]
 
 
+@pytest.mark.parametrize(
+    ("name", "removed"),
+    [("ml-100k", ["u.item"]), ("ml-100k", ["u.item", "u.user"]),
+     ("ml-latest-small", ["tags.csv"])],
+)  # fmt: skip
+def test_missing_file_names_each(monkeypatch, tmp_path, movielens_files, name, removed):
+    folder = movielens_files(name)
+    for file in removed:
+        (folder / file).unlink()
+    with pytest.raises(data.DataNotFoundError) as raised:
+        _load_tiny(monkeypatch, tmp_path, folder)
+    message = str(raised.value)
+    assert f"missing {', '.join(removed)}." in message
+    assert f"Extract {name}.zip there again" in message
+
+
 def test_latest_small_no_genres_listed_is_empty(monkeypatch, tmp_path, movielens_files):
     items = [
         (1, "Toy Story (1995)", ["Adventure", "Animation"]),
