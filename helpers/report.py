@@ -166,16 +166,30 @@ def load_all_results(results_dir: str | os.PathLike) -> list[NotebookResults]:
             f"no NN_name.json results in {results_dir}; run the notebooks first "
             "(python -m helpers run)"
         )
-    # NOTE: the results files carry no timestamp, so the date is the file's
-    # modification time, which a fresh git checkout resets to the checkout time.
-    return [
-        NotebookResults(
-            name=path.stem,
-            data=read_results(path),
-            recorded=datetime.fromtimestamp(path.stat().st_mtime, tz=UTC),
+    notebooks = []
+    for path in paths:
+        data = read_results(path)
+        notebooks.append(
+            NotebookResults(
+                name=path.stem, data=data, recorded=_recorded_at(data, path)
+            )
         )
-        for path in paths
-    ]
+    return notebooks
+
+
+def _recorded_at(data: dict, path: Path) -> datetime:
+    """Return the run's ``recorded_at`` time, else the file's modification time.
+
+    Files written before ``recorded_at`` existed fall back to the modification
+    time, which a fresh git checkout resets to the checkout time.
+    """
+    stamp = data.get("recorded_at")
+    if isinstance(stamp, str):
+        try:
+            return datetime.fromisoformat(stamp)
+        except ValueError:
+            log.warning("%s: invalid recorded_at %r; using the file time", path, stamp)
+    return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
 
 
 def section_title(notebook: str) -> str:
@@ -234,10 +248,10 @@ def format_p_value(value: float | None) -> str:
 def format_mean_std(entry: dict) -> str:
     """Format a ``{"mean", "std", "per_seed"}`` entry as ``"0.6543 ± 0.0123"``.
 
-    An entry without a ``std`` key prints its mean only; a ``null`` std prints
-    as ``± n/a``.
+    An entry without a ``std`` key, or from a single run (one ``per_seed``
+    value), prints its mean only; a ``null`` std prints as ``± n/a``.
     """
-    if "std" not in entry:
+    if "std" not in entry or len(entry.get("per_seed") or []) == 1:
         return format_number(entry.get("mean"))
     return f"{format_number(entry.get('mean'))} ± {format_number(entry['std'])}"
 
@@ -688,6 +702,8 @@ def results_slides(pdf: Slides, notebook: NotebookResults) -> None:
         f"Mean ± sample standard deviation over {seeds} seed(s); best mean per "
         "column in bold."
     )
+    if 1 in seed_counts(metrics):
+        footnote += " Models run once (deterministic ones) show the value alone."
     protocols = {protocol for protocol, _ in columns}
     if protocols & {"sampled", "full"}:
         footnote += (

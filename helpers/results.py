@@ -7,6 +7,7 @@ import logging
 import os
 import platform
 import tempfile
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -64,9 +65,10 @@ def record_results(
 ) -> Path:
     """Write ``results/<notebook>.json`` atomically and return its path.
 
-    The layout (``notebook, quick, dataset, parameters, versions, seconds,
-    metrics, comparisons, extra``) is the one every consumer reads; NaN and
-    infinite floats are stored as ``null``.
+    The layout (``notebook, quick, dataset, parameters, versions, recorded_at,
+    seconds, metrics, comparisons, extra``) is the one every consumer reads.
+    ``recorded_at`` is the UTC time of writing in ISO 8601; NaN and infinite
+    floats are stored as ``null``.
     """
     results_dir = Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
@@ -76,6 +78,7 @@ def record_results(
         "dataset": dataset,
         "parameters": parameters,
         "versions": library_versions(),
+        "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "seconds": seconds,
         "metrics": metrics,
         "comparisons": comparisons or {},

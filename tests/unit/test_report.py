@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from datetime import UTC, datetime
 
 import matplotlib
 
@@ -234,6 +236,34 @@ def test_key_metric_absent_is_none():
 )  # fmt: skip
 def test_format_number(value, expected):
     assert report.format_number(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [({"mean": 0.65432, "std": 0.01, "per_seed": [0.64, 0.66]}, "0.6543 ± 0.0100"),
+     ({"mean": 0.65432, "std": 0.0, "per_seed": [0.65432]}, "0.6543"),
+     ({"mean": 0.65432}, "0.6543"),
+     ({"mean": 0.65432, "std": None, "per_seed": [0.6, 0.7]}, "0.6543 ± n/a")],
+)  # fmt: skip
+def test_format_mean_std_cases(entry, expected):
+    assert report.format_mean_std(entry) == expected
+
+
+def test_recorded_at_read_from_file(tmp_path, caplog):
+    write_neumf(tmp_path)
+    path = tmp_path / "01_neumf.json"
+    data = json.loads(path.read_text())
+    data["recorded_at"] = "2026-01-02T03:04:05+00:00"
+    path.write_text(json.dumps(data))
+    (loaded,) = report.load_all_results(tmp_path)
+    assert loaded.recorded == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+    data["recorded_at"] = "yesterday"
+    path.write_text(json.dumps(data))
+    with caplog.at_level(logging.WARNING):
+        (loaded,) = report.load_all_results(tmp_path)
+    assert loaded.recorded == datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+    assert "invalid recorded_at 'yesterday'" in caplog.text
 
 
 def test_format_p_value_small_uses_exponent():

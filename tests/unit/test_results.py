@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +51,9 @@ def test_record_results_round_trip(tmp_path):
     assert got["comparisons"]["A vs B"]["p_value"] == 0.01
     assert got["extra"] == {}
     assert "python" in got["versions"]
+    recorded = datetime.fromisoformat(got["recorded_at"])
+    assert recorded.tzinfo is not None
+    assert abs((datetime.now(UTC) - recorded).total_seconds()) < 60
 
 
 def test_record_results_nan_and_inf_become_null(tmp_path):
