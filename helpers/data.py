@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers.config import DATA_DIR, PROJECT_ROOT
+from helpers.config import DATA_DIR, PROJECT_ROOT, env_flag
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +169,25 @@ def load_movielens(
     else:
         data = _read_ml_latest_small(folder)
     data.source = source
+    _check_items_cover_ratings(data)
     return data
+
+
+def _check_items_cover_ratings(data: MovieLens) -> None:
+    """Raise ``ValueError`` when rated movies have no row in the movie table.
+
+    Only the ratings file is checksummed, so this catches a damaged movie file.
+    """
+    unknown = np.setdiff1d(data.ratings["item_id"].unique(), data.items["item_id"])
+    if len(unknown):
+        listed = ", ".join(str(item) for item in unknown[:5])
+        if len(unknown) > 5:
+            listed += ", ..."
+        raise ValueError(
+            f"{data.name} at {display_path(data.path)}: {len(unknown)} rated "
+            f"movie(s) missing from the movie file (ids {listed}). The movie file is "
+            "damaged: extract the data set again."
+        )
 
 
 def find_dataset(
@@ -188,7 +206,7 @@ def find_dataset(
     spec = _spec(name)
     cache_dir = Path(cache_dir)
     if download is None:
-        download = os.environ.get(OFFLINE_ENV_VAR, "").lower() not in {"1", "true"}
+        download = not env_flag(OFFLINE_ENV_VAR)
     tried: list[str] = []
 
     explicit = data_dir if data_dir is not None else os.environ.get(ENV_VAR)
@@ -196,6 +214,8 @@ def find_dataset(
         found = _from_local(spec, Path(explicit), cache_dir)
         if found is not None:
             return found, "grouplens", "local"
+        if not Path(explicit).is_dir():
+            log.warning("%s: data folder %s does not exist", name, explicit)
         tried.append(f"local folder {explicit}: no {name}/ or {name}.zip there")
     else:
         tried.append(f"local folder: none given and {ENV_VAR} is not set")

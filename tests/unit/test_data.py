@@ -259,6 +259,19 @@ def test_missing_file_names_each(monkeypatch, tmp_path, movielens_files, name, r
     assert f"Extract {name}.zip there again" in message
 
 
+@pytest.mark.parametrize("name", ["ml-100k", "ml-latest-small"])
+def test_rated_movie_missing_from_items_raises(
+    monkeypatch, tmp_path, movielens_files, name
+):
+    items = [(1, "Toy Story (1995)", ["Animation"]), (2, "Heat (1995)", ["Action"])]
+    folder = movielens_files(name, items=items)
+    with pytest.raises(ValueError) as raised:
+        _load_tiny(monkeypatch, tmp_path, folder)
+    message = str(raised.value)
+    assert "2 rated movie(s) missing from the movie file (ids 3, 4)" in message
+    assert "extract the data set again" in message
+
+
 def test_latest_small_no_genres_listed_is_empty(monkeypatch, tmp_path, movielens_files):
     items = [
         (1, "Toy Story (1995)", ["Adventure", "Animation"]),
@@ -477,6 +490,24 @@ def test_offline_flag_skips_downloads(sources, monkeypatch):
     _no_downloads(monkeypatch)
     with pytest.raises(DataNotFoundError, match="downloads: disabled"):
         load_movielens("ml-100k", cache_dir=sources.cache)
+
+
+@pytest.mark.parametrize("value", ["1", "true", "yes", "on"])
+def test_offline_flag_values_all_disable(sources, monkeypatch, value):
+    monkeypatch.setenv(data.OFFLINE_ENV_VAR, value)
+    _no_downloads(monkeypatch)
+    with pytest.raises(DataNotFoundError, match="downloads: disabled"):
+        load_movielens("ml-100k", cache_dir=sources.cache)
+
+
+def test_missing_env_folder_warns(sources, monkeypatch, tmp_path, caplog):
+    missing = tmp_path / "no-such-folder"
+    monkeypatch.setenv(data.ENV_VAR, str(missing))
+    monkeypatch.setenv(data.OFFLINE_ENV_VAR, "1")
+    with pytest.raises(DataNotFoundError):
+        load_movielens("ml-100k", cache_dir=sources.cache)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert f"ml-100k: data folder {missing} does not exist" in warnings
 
 
 def test_all_sources_fail_one_error_names_each(sources, monkeypatch, tmp_path, caplog):
