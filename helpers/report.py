@@ -145,12 +145,40 @@ def read_results(path: str | os.PathLike) -> dict:
     """Parse one results JSON file (the layout that ``record_results`` writes).
 
     Raises:
-        ValueError: the file is not valid JSON; the message names the file.
+        ValueError: the file is not UTF-8 JSON, or its top level, ``metrics``,
+            ``comparisons`` or ``extra`` do not have that layout; the message
+            names the file and the invalid part.
     """
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"{path} is not valid JSON: {error}") from error
+    problem = _layout_problem(data)
+    if problem:
+        raise ValueError(f"{path} is not a results file: {problem}")
+    return data
+
+
+def _layout_problem(data: object) -> str | None:
+    """Describe the first departure from the results layout, or return ``None``."""
+    if not isinstance(data, dict):
+        return f"expected a JSON object at the top level, got {type(data).__name__}"
+    for key in ("metrics", "comparisons", "extra"):
+        if not isinstance(data.get(key, {}), dict):
+            return f"{key!r} must be an object"
+    for model, protocols in data.get("metrics", {}).items():
+        if not isinstance(protocols, dict):
+            return f"metrics[{model!r}] must map protocols to metrics"
+        for protocol, values in protocols.items():
+            if not isinstance(values, dict):
+                return f"metrics[{model!r}][{protocol!r}] must map metric names"
+            for metric, entry in values.items():
+                where = f"metrics[{model!r}][{protocol!r}][{metric!r}]"
+                if not isinstance(entry, dict) or "mean" not in entry:
+                    return f"{where} must be an object with a 'mean'"
+                if entry["mean"] is not None and not _is_number(entry["mean"]):
+                    return f"{where}['mean'] must be a number or null"
+    return None
 
 
 def load_all_results(results_dir: str | os.PathLike) -> list[NotebookResults]:
@@ -186,9 +214,12 @@ def _recorded_at(data: dict, path: Path) -> datetime:
     stamp = data.get("recorded_at")
     if isinstance(stamp, str):
         try:
-            return datetime.fromisoformat(stamp)
+            recorded = datetime.fromisoformat(stamp)
         except ValueError:
             log.warning("%s: invalid recorded_at %r; using the file time", path, stamp)
+        else:
+            # A time without a zone is read as UTC, so that all dates compare.
+            return recorded if recorded.tzinfo else recorded.replace(tzinfo=UTC)
     return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
 
 

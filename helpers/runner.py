@@ -200,6 +200,18 @@ def _finish(output: Path, notebook: Path, settings: RunSettings) -> Path:
     return target
 
 
+def _interpreter() -> str:
+    """Return this interpreter's path, relative to the project root when inside it.
+
+    Symbolic links are kept, because a virtual environment's ``python`` is a link
+    to a base interpreter that lacks the environment's packages.
+    """
+    executable = Path(sys.executable)
+    if executable.is_relative_to(PROJECT_ROOT):
+        return shlex.quote(executable.relative_to(PROJECT_ROOT).as_posix())
+    return shlex.quote(str(executable))
+
+
 def _display_path(path: Path) -> str:
     """Show ``path`` relative to the project root when inside it, else absolute."""
     path = path.resolve()
@@ -377,8 +389,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder with the PNG figures (default: presentation/figures/)",
     )  # fmt: skip
     slides.add_argument(
-        "--pdf", type=Path, default=PRESENTATION_DIR / "presentation.pdf",
-        metavar="FILE", help="output file (default: presentation/presentation.pdf)",
+        "--pdf", type=Path, metavar="FILE",
+        help="output file (default: presentation/presentation.pdf, or "
+        "<results-dir>/presentation.pdf for another --results-dir)",
     )  # fmt: skip
     slides.add_argument(
         "--readme-table",
@@ -389,14 +402,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def build_report(args: argparse.Namespace) -> int:
-    """Build the PDF from existing results (``python -m helpers report``)."""
+    """Build the PDF from existing results (``python -m helpers report``).
+
+    Without ``--pdf``, results from a folder other than ``results/`` go to
+    ``<results-dir>/presentation.pdf``, so they never replace the committed deck.
+    """
+    product = "README table" if args.readme_table else "presentation"
+    pdf = args.pdf
+    if pdf is None:
+        default = args.results_dir.resolve() == RESULTS_DIR.resolve()
+        pdf = PRESENTATION_PDF if default else args.results_dir / "presentation.pdf"
     try:
         if args.readme_table:
             print(report.readme_table(args.results_dir))
             return 0
-        pdf = report.build_presentation(args.results_dir, args.figures_dir, args.pdf)
+        pdf = report.build_presentation(args.results_dir, args.figures_dir, pdf)
     except (FileNotFoundError, ValueError) as error:
-        print(f"error: presentation not built: {error}", file=sys.stderr)
+        print(f"error: {product} not built: {error}", file=sys.stderr)
         return 1
     print(f"Presentation: {_display_path(pdf)}")
     return 0
@@ -453,11 +475,12 @@ def run_all(notebooks: Sequence[Path], settings: RunSettings) -> list[NotebookRu
     return runs
 
 
-def rerun_command(argv: Sequence[str], notebook: str) -> str:
+def rerun_command(argv: Sequence[str], notebook: str, python: str = "python") -> str:
     """Return the command that reruns ``notebook`` alone with the options of ``argv``.
 
     ``argv`` is the argument list after ``python -m helpers``; any ``--only``
     in it is replaced by the number of ``notebook`` (e.g. ``01`` for ``01_neumf``).
+    ``python`` is the interpreter to show, such as ``.venv/bin/python``.
     """
     options, skip = [], False
     for arg in argv:
@@ -467,7 +490,7 @@ def rerun_command(argv: Sequence[str], notebook: str) -> str:
             skip = True
         elif not arg.startswith("--only="):
             options.append(shlex.quote(arg))
-    return " ".join(["python -m helpers", *options, "--only", notebook[:2]])
+    return " ".join([python, "-m helpers", *options, "--only", notebook[:2]])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -509,7 +532,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if failed:
         print()
         print(format_failure(failed[0]), file=sys.stderr)
-        rerun = rerun_command(sys.argv[1:] if argv is None else argv, failed[0].name)
+        rerun = rerun_command(
+            sys.argv[1:] if argv is None else argv, failed[0].name, _interpreter()
+        )
         print(f"Stopped. After the fix, rerun with: {rerun}", file=sys.stderr)
         return 1
     if settings.pdf is None:

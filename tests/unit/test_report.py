@@ -249,21 +249,50 @@ def test_format_mean_std_cases(entry, expected):
     assert report.format_mean_std(entry) == expected
 
 
-def test_recorded_at_read_from_file(tmp_path, caplog):
-    write_neumf(tmp_path)
-    path = tmp_path / "01_neumf.json"
+def _write_recorded_at(results_dir, value: str):
+    """Write notebook 01's fake results with ``recorded_at`` set to ``value``."""
+    write_neumf(results_dir)
+    path = results_dir / "01_neumf.json"
     data = json.loads(path.read_text())
-    data["recorded_at"] = "2026-01-02T03:04:05+00:00"
+    data["recorded_at"] = value
     path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.parametrize("value", ["2026-01-02T03:04:05+00:00", "2026-01-02T03:04:05"])
+def test_recorded_at_read_from_file(tmp_path, value):
+    _write_recorded_at(tmp_path, value)
     (loaded,) = report.load_all_results(tmp_path)
     assert loaded.recorded == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
-    data["recorded_at"] = "yesterday"
-    path.write_text(json.dumps(data))
+
+def test_recorded_at_invalid_uses_file_time(tmp_path, caplog):
+    path = _write_recorded_at(tmp_path, "yesterday")
     with caplog.at_level(logging.WARNING):
         (loaded,) = report.load_all_results(tmp_path)
     assert loaded.recorded == datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
     assert "invalid recorded_at 'yesterday'" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"[1, 2]", "expected a JSON object at the top level, got list"),
+        (b'{"metrics": []}', "'metrics' must be an object"),
+        (b'{"metrics": {"A": {"sampled": {"HR@10": 0.5}}}}',
+         "metrics['A']['sampled']['HR@10'] must be an object with a 'mean'"),
+        (b'{"metrics": {"A": {"sampled": {"HR@10": {"mean": "high"}}}}}',
+         "metrics['A']['sampled']['HR@10']['mean'] must be a number or null"),
+        (b"\xff\xfe\x00binary", "is not valid JSON"),
+    ],
+)  # fmt: skip
+def test_read_results_rejects_bad_layout(tmp_path, content, problem):
+    path = tmp_path / "01_bad.json"
+    path.write_bytes(content)
+    with pytest.raises(ValueError) as raised:
+        report.read_results(path)
+    assert str(path) in str(raised.value)
+    assert problem in str(raised.value)
 
 
 def test_format_p_value_small_uses_exponent():

@@ -107,7 +107,8 @@ def test_run_quick_failure_reports_cell_and_stops(tmp_path, capsys):
     assert partial.is_file()
     assert not (output / "03_after.ipynb").exists()
     assert not (tmp_path / "results" / "presentation.pdf").exists()
-    assert "rerun with: python -m helpers run --notebooks-dir" in err
+    assert " -m helpers run --notebooks-dir" in err
+    assert "rerun with: python -m" not in err  # the interpreter that ran, not "python"
     assert err.rstrip().endswith(
         "--quick --output-dir " + str(output) + " --no-pdf --only 02"
     )
@@ -144,6 +145,36 @@ def test_run_interrupted_exits_130(tmp_path, capsys, monkeypatch):
 
     assert status == 130
     assert "Interrupted." in err
+
+
+def test_report_other_results_dir_keeps_committed_pdf(tmp_path, capsys, monkeypatch):
+    results = tmp_path / "quick-results"
+    results.mkdir()
+    payload = {"notebook": "01_ok", "quick": True, "metrics": {}, "extra": {}}
+    (results / "01_ok.json").write_text(json.dumps(payload))
+    committed = tmp_path / "presentation.pdf"
+    monkeypatch.setattr(runner, "PRESENTATION_PDF", committed)
+
+    status = runner.main(["report", "--results-dir", str(results)])
+    out, _ = capsys.readouterr()
+
+    assert status == 0
+    assert (results / "presentation.pdf").is_file()
+    assert not committed.exists()
+    assert "presentation.pdf" in out
+
+
+def test_report_bad_results_file_exits_1(tmp_path, capsys):
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "01_bad.json").write_text("[]")
+
+    status = runner.main(["report", "--results-dir", str(results), "--readme-table"])
+    _, err = capsys.readouterr()
+
+    assert status == 1
+    assert "error: README table not built:" in err
+    assert "01_bad.json is not a results file" in err
 
 
 def test_run_full_saves_in_place_and_builds_pdf(tmp_path, capsys, staging):
