@@ -281,7 +281,12 @@ def format_failure(run: NotebookRun) -> str:
     if index is not None:
         where += f", cell {index} (0-based) of {_display_path(run.source_path)}"
     lines = [f"{run.name} failed at {where}: {error.ename}: {error.evalue}"]
-    first_line = (error.source or "").strip().splitlines()[:1]
+    # Test markers such as "# NBVAL_CHECK_OUTPUT" say nothing about the code.
+    first_line = [
+        line
+        for line in (error.source or "").strip().splitlines()
+        if line.strip() and not line.startswith("# NBVAL")
+    ][:1]
     if first_line:
         lines.append(f"  cell starts with: {first_line[0]}")
     lines.append(partial)

@@ -12,6 +12,7 @@ import nbformat
 import pytest
 from nbclient.exceptions import DeadKernelError
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from papermill.exceptions import PapermillExecutionError
 
 from helpers import runner
 
@@ -304,6 +305,16 @@ def test_help_states_units(capsys):
         runner.build_parser().parse_args(["run", "--help"])
 
     assert "seconds" in capsys.readouterr().out
+
+
+def test_format_failure_skips_test_markers(tmp_path):
+    source = "# NBVAL_CHECK_OUTPUT\n\nsummary = table(results)\nprint(summary)"
+    error = PapermillExecutionError(3, 4, source, "NameError", "table", [])
+    run = runner.NotebookRun("01_x", "failed", 1.0, output_path=tmp_path, error=error)
+
+    message = runner.format_failure(run)
+
+    assert "cell starts with: summary = table(results)" in message
 
 
 def test_format_failure_dead_kernel(tmp_path):
