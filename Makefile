@@ -28,7 +28,7 @@ run: $(STAMP)
 quick: $(STAMP)
 	$(BIN)/python -m helpers run --quick $(ARGS)
 
-## test: the whole test suite, notebooks included (about 10 minutes on 2 cores);
+## test: the whole test suite, notebooks included (about 4 minutes on 2 cores);
 ## --nbval-lax re-runs 01_neumf.ipynb in quick mode and compares its deterministic cells
 test: $(STAMP)
 	$(BIN)/python -m pytest --nbval-lax tests notebooks/01_neumf.ipynb $(ARGS)
