@@ -262,7 +262,7 @@ def format_summary(runs: Sequence[NotebookRun]) -> str:
             status.ljust(widths[2]),
         )
         lines.append("  ".join((*cells, metric)))
-    lines.insert(1, "-" * len(lines[0]))
+    lines.insert(1, "-" * max(len(line) for line in lines))
     return "\n".join(lines)
 
 

@@ -294,6 +294,7 @@ def test_format_summary_aligns_columns():
 
     assert lines[0].split() == ["notebook", "seconds", "status", "key", "metric"]
     assert set(lines[1]) == {"-"}
+    assert len(lines[1]) == max(len(line) for line in lines)
     assert (
         lines[2] == "01_neumf             412.3  ok       NeuMF sampled HR@10 = 0.6543"
     )
