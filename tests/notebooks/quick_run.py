@@ -39,3 +39,20 @@ def run_quick_notebook(name: str, out: Path, **parameters) -> dict:
     results = json.loads((out / f"{name}.json").read_text())
     results["_figures"] = sorted(p.name for p in (out / "figures").glob("*.png"))
     return results
+
+
+def check_schema(recorded: dict, dataset: str, n_interactions: int) -> None:
+    """Fail unless a quick run on ``dataset`` recorded every top-level key."""
+    for key in RESULT_KEYS:
+        assert key in recorded, f"results file lacks {key!r}"
+    assert recorded["quick"] is True, "the run was not recorded as quick"
+    assert recorded["dataset"]["name"] == dataset, recorded["dataset"]
+    assert recorded["dataset"]["n_interactions"] == n_interactions, recorded["dataset"]
+    assert recorded["seconds"]["total"] > 0, recorded["seconds"]
+
+
+def check_band(recorded: dict, bands: dict, model: str, protocol: str, metric: str):
+    """Fail unless the recorded mean of ``metric`` lies in its calibrated band."""
+    low, high = bands[(model, protocol, metric)]
+    value = recorded["metrics"][model][protocol][metric]["mean"]
+    assert low <= value <= high, f"{model} {protocol} {metric} = {value:.4f}"

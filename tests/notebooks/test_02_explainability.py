@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from quick_run import RESULT_KEYS, run_quick_notebook
+from quick_run import check_band, check_schema, run_quick_notebook
 
 CHANCE_HR10 = 10 / 100  # one target among 100 candidates
 METHODS = ("LIME", "SHAP", "IG", "Shapley sampling")
@@ -13,7 +13,7 @@ METHODS = ("LIME", "SHAP", "IG", "Shapley sampling")
 BANDS = {
     ("FieldFM", "sampled", "HR@10"): (0.51, 0.62),
     ("FieldFM", "sampled", "NDCG@10"): (0.26, 0.37),
-    ("FieldFM", "full", "HR@10"): (0.065, 0.12),
+    ("FieldFM", "full", "HR@10"): (0.07, 0.12),
     ("FieldFM ids only", "sampled", "HR@10"): (0.32, 0.44),
     ("Popularity", "sampled", "HR@10"): (0.385, 0.40),  # deterministic: 0.3924
 }
@@ -26,21 +26,15 @@ def recorded(tmp_path_factory) -> dict:
 
 @pytest.mark.notebooks
 def test_quick_run_records_schema(recorded):
-    for key in RESULT_KEYS:
-        assert key in recorded, key
-    assert recorded["quick"] is True
+    check_schema(recorded, "ml-100k", 100_000)
     assert recorded["dataset"]["n_users"] == 943
-    assert recorded["dataset"]["n_interactions"] == 100_000
-    assert recorded["seconds"]["total"] > 0
     assert recorded["extra"]["n_pairs"] >= 100
 
 
 @pytest.mark.notebooks
 @pytest.mark.parametrize(("model", "protocol", "metric"), sorted(BANDS))
 def test_quick_run_metric_in_band(recorded, model, protocol, metric):
-    low, high = BANDS[(model, protocol, metric)]
-    value = recorded["metrics"][model][protocol][metric]["mean"]
-    assert low <= value <= high, f"{model} {protocol} {metric} = {value:.4f}"
+    check_band(recorded, BANDS, model, protocol, metric)
 
 
 @pytest.mark.notebooks
