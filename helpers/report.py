@@ -369,12 +369,22 @@ def comparison_rows(comparisons: dict) -> tuple[list[str], list[list[str]]]:
     """Build the header and rows of the comparisons table.
 
     Fields whose name contains ``p_value`` print as p-values, other numbers
-    with four decimals and strings as they are.
+    with four decimals and strings as they are. A field that repeats an earlier
+    field in every comparison (such as ``t_p_value`` beside ``p_value``) is
+    left out, so that the column limit keeps distinct results.
     """
     comparisons = {name: _comparison_fields(v) for name, v in comparisons.items()}
     keys: list[str] = []
     for fields in comparisons.values():
         keys.extend(k for k in fields if k not in keys)
+
+    def repeats_earlier(index: int) -> bool:
+        return any(
+            all(f.get(keys[index]) == f.get(earlier) for f in comparisons.values())
+            for earlier in keys[:index]
+        )
+
+    keys = [key for i, key in enumerate(keys) if not repeats_earlier(i)]
     keys = keys[:MAX_COMPARISON_COLUMNS]
     rows = []
     for name, fields in comparisons.items():

@@ -295,6 +295,21 @@ def test_read_results_rejects_bad_layout(tmp_path, content, problem):
     assert problem in str(raised.value)
 
 
+def test_comparison_rows_drop_repeated_field():
+    comparisons = {
+        "A vs B": {"metric": "sampled NDCG@10", "test": "paired t-test",
+                   "p_value": 0.01, "mean_difference": 0.02, "t_p_value": 0.01,
+                   "wilcoxon_p_value": 0.2},
+        "A vs C": {"metric": "sampled NDCG@10", "test": "paired t-test",
+                   "p_value": 0.03, "mean_difference": 0.01, "t_p_value": 0.03,
+                   "wilcoxon_p_value": 0.4},
+    }  # fmt: skip
+    header, rows = report.comparison_rows(comparisons)
+    assert header == ["comparison", "metric", "test", "p value", "mean difference",
+                      "wilcoxon p value"]  # fmt: skip
+    assert rows[0][-1] == "0.2000"
+
+
 def test_format_p_value_small_uses_exponent():
     assert report.format_p_value(0.0123) == "0.0123"
     assert report.format_p_value(2e-6) == "2.0e-06"
