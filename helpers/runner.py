@@ -201,13 +201,14 @@ def _finish(output: Path, notebook: Path, settings: RunSettings) -> Path:
 
 
 def _interpreter() -> str:
-    """Return this interpreter's path, relative to the project root when inside it.
+    """Return this interpreter's path, relative when run from the project root.
 
     Symbolic links are kept, because a virtual environment's ``python`` is a link
     to a base interpreter that lacks the environment's packages.
     """
     executable = Path(sys.executable)
-    if executable.is_relative_to(PROJECT_ROOT):
+    from_root = Path.cwd().resolve() == PROJECT_ROOT.resolve()
+    if from_root and executable.is_relative_to(PROJECT_ROOT):
         return shlex.quote(executable.relative_to(PROJECT_ROOT).as_posix())
     return shlex.quote(str(executable))
 
@@ -281,7 +282,7 @@ def format_failure(run: NotebookRun) -> str:
     if index is not None:
         where += f", cell {index} (0-based) of {_display_path(run.source_path)}"
     lines = [f"{run.name} failed at {where}: {error.ename}: {error.evalue}"]
-    # Test markers such as "# NBVAL_CHECK_OUTPUT" say nothing about the code.
+    # Skip test markers such as "# NBVAL_CHECK_OUTPUT": they are not code.
     first_line = [
         line
         for line in (error.source or "").strip().splitlines()
@@ -480,20 +481,34 @@ def run_all(notebooks: Sequence[Path], settings: RunSettings) -> list[NotebookRu
     return runs
 
 
+PATH_OPTIONS = ("--notebooks-dir", "--results-dir", "--figures-dir", "--output-dir",
+                "--pdf")  # fmt: skip
+
+
 def rerun_command(argv: Sequence[str], notebook: str, python: str = "python") -> str:
     """Return the command that reruns ``notebook`` alone with the options of ``argv``.
 
     ``argv`` is the argument list after ``python -m helpers``; any ``--only``
     in it is replaced by the number of ``notebook`` (e.g. ``01`` for ``01_neumf``).
-    ``python`` is the interpreter to show, such as ``.venv/bin/python``.
+    Folder and file options become absolute paths, so the command works from any
+    folder. ``python`` is the interpreter to show, such as ``.venv/bin/python``.
     """
-    options, skip = [], False
+    options, skip, path_next = [], False, False
     for arg in argv:
         if skip:
             skip = False
         elif arg == "--only":
             skip = True
-        elif not arg.startswith("--only="):
+        elif arg.startswith("--only="):
+            continue
+        elif path_next:
+            options.append(shlex.quote(str(Path(arg).resolve())))
+            path_next = False
+        elif arg.partition("=")[0] in PATH_OPTIONS and "=" in arg:
+            option, _, value = arg.partition("=")
+            options.append(shlex.quote(f"{option}={Path(value).resolve()}"))
+        else:
+            path_next = arg in PATH_OPTIONS
             options.append(shlex.quote(arg))
     return " ".join([python, "-m helpers", *options, "--only", notebook[:2]])
 

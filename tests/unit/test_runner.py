@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -129,9 +130,19 @@ def test_rerun_command_keeps_options(argv):
     )
 
 
-def test_rerun_command_quotes_paths():
-    command = runner.rerun_command(["run", "--output-dir", "my runs"], "03_graph")
-    assert command == "python -m helpers run --output-dir 'my runs' --only 03"
+def test_rerun_command_absolute_quoted_paths(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = ["run", "--output-dir", "my runs", "--pdf=deck.pdf", "--quick"]
+    command = runner.rerun_command(argv, "03_graph")
+    assert command == (
+        f"python -m helpers run --output-dir '{tmp_path / 'my runs'}' "
+        f"--pdf={tmp_path / 'deck.pdf'} --quick --only 03"
+    )
+
+
+def test_interpreter_absolute_outside_root(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert runner._interpreter() == sys.executable
 
 
 def test_run_interrupted_exits_130(tmp_path, capsys, monkeypatch):
