@@ -221,7 +221,7 @@ def main() -> int:
     mine = ours(args.epochs, args.seed)
     print(f"ours: {mine['samples_per_second']:,.0f} training samples/s; "
           f"evaluation {mine['eval_seconds']:.2f} s (943 users, sampled + full); "
-          f"test HR@10 {mine['hr@10']:.4f} after {args.epochs} epochs")  # fmt: skip
+          f"test HR@10 {mine['hr@10']:.4f} after {args.epochs} epoch(s)")  # fmt: skip
     if args.skip_recbole:
         return 0
     theirs = recbole(args.epochs, args.threads, args.seed)
@@ -232,7 +232,7 @@ def main() -> int:
           f"evaluation {theirs['eval_seconds']:.2f} s (sampled only); "
           f"test HR@10 {theirs['shared hr@10']:.4f} on our candidates "
           f"({theirs['hr@10']:.4f} on its own draw) "
-          f"after {args.epochs} epochs")  # fmt: skip
+          f"after {args.epochs} epoch(s)")  # fmt: skip
     ratio = mine["samples_per_second"] / their_rate
     print(f"training throughput ratio ours / RecBole: {ratio:.2f}x")
     return 0

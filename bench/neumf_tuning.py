@@ -172,9 +172,15 @@ def main() -> int:
 
     variants = [name.strip() for name in args.variants.split(",") if name.strip()]
     unknown = [name for name in variants if name not in VARIANTS]
-    if unknown:
-        parser.error(f"unknown variant(s) {unknown}; choose from {list(VARIANTS)}")
-    seeds = [int(seed) for seed in args.seeds.split(",")]
+    if unknown or not variants:
+        found = f"unknown variant(s) {unknown}" if unknown else "no variant given"
+        parser.error(f"{found}; choose from {list(VARIANTS)}")
+    try:
+        seeds = sorted({int(seed) for seed in args.seeds.split(",")})
+    except ValueError:
+        parser.error(f"invalid --seeds {args.seeds!r}; expected integers like 42,43")
+    if min(seeds) < 0 or args.workers < 1:
+        parser.error("seeds must be >= 0 and --workers >= 1")
     jobs = [(variant, seed) for variant in variants for seed in seeds]
     args.out.parent.mkdir(parents=True, exist_ok=True)
 
