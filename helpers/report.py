@@ -269,6 +269,20 @@ def format_number(value: float | int | None) -> str:
     return f"{value:,.1f}" if abs(value) >= 1000 else f"{value:.4f}"
 
 
+def format_fact(value: float | int | None) -> str:
+    """Format one fact of ``extra``: whole floats as integers, tiny ones as exponents.
+
+    Anything else prints as :func:`format_number` does (so ``158.0`` prints as
+    ``158`` and ``7.1e-15`` as ``7.1e-15``, not as ``0.0000``).
+    """
+    if isinstance(value, float) and math.isfinite(value):
+        if value.is_integer() and abs(value) < 1e15:
+            return f"{int(value):,}"
+        if 0 < abs(value) < 1e-4:
+            return f"{value:.1e}"
+    return format_number(value)
+
+
 def format_p_value(value: float | None) -> str:
     """Format a p-value with four decimals, or in scientific notation below 0.0001."""
     if not _is_number(value) or not math.isfinite(value):
@@ -417,10 +431,10 @@ def scalar_facts(extra: dict) -> list[tuple[str, str]]:
         if key in RESERVED_EXTRA:
             continue
         if _is_number(value) or value is None:
-            facts.append((_label(key), format_number(value)))
+            facts.append((_label(key), format_fact(value)))
         elif isinstance(value, dict):
             facts.extend(
-                (f"{_label(key)}: {_label(str(inner))}", format_number(number))
+                (f"{_label(key)}: {_label(str(inner))}", format_fact(number))
                 for inner, number in value.items()
                 if _is_number(number)
             )

@@ -310,6 +310,15 @@ def test_comparison_rows_drop_repeated_field():
     assert rows[0][-1] == "0.2000"
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(158.0, "158"), (7.1e-15, "7.1e-15"), (0.5, "0.5000"), (0.0, "0"), (12, "12"),
+     (None, "n/a")],
+)  # fmt: skip
+def test_format_fact(value, expected):
+    assert report.format_fact(value) == expected
+
+
 def test_format_p_value_small_uses_exponent():
     assert report.format_p_value(0.0123) == "0.0123"
     assert report.format_p_value(2e-6) == "2.0e-06"
@@ -338,7 +347,7 @@ def test_scalar_facts_keep_numbers_only():
     }
 
     assert report.scalar_facts(extra) == [
-        ("walk steps per s", "512,345.0"),
+        ("walk steps per s", "512,345"),
         ("agreement: LIME vs SHAP", "0.7100"),
     ]
 
