@@ -100,7 +100,8 @@ eval_seconds = time.perf_counter() - tick
 n_samples = len(train_data.dataset) * 5  # each positive plus 4 negatives
 
 # The best model, scored on the other tool's candidates (raw MovieLens ids,
-# held-out movie in column 0) with ties counted against the model.
+# held-out movie in column 0) with ties counted against the model. The ranks
+# are computed here because helpers is not installed in this environment.
 shared = np.load(candidates_file)
 users = dataset.token2id("user_id", [str(u) for u in shared["users"]])
 items = dataset.token2id("item_id", [str(i) for i in shared["items"].ravel()])

@@ -115,7 +115,11 @@ def run_one(variant: str, seed: int) -> dict:
 
 
 def summary(rows: list[dict]) -> str:
-    """Markdown table: one line per variant, sorted by mean validation NDCG@10."""
+    """Build a Markdown table, one line per variant by mean validation NDCG@10.
+
+    With several base runs, a last line says whether the best variant replaces
+    the base recipe.
+    """
     import numpy as np
 
     by_variant: dict[str, list[dict]] = {}

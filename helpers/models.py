@@ -33,7 +33,7 @@ class GMF(nn.Module):
 
 
 def _tower(factors: int, layers: int, dropout: float) -> nn.Sequential:
-    """Linear + ReLU layers that halve the width down to ``factors`` units.
+    """Build Linear + ReLU layers that halve the width down to ``factors`` units.
 
     The input width is ``factors * 2**layers`` (two concatenated embeddings of
     half that size); weights are Xavier-uniform and biases zero.
@@ -77,7 +77,7 @@ class NeuMF(nn.Module):
     """Neural matrix factorisation: a GMF and an MLP branch joined by one output layer.
 
     The branches keep separate embeddings, stored side by side: row ``u`` of
-    ``user`` holds the user's GMF vector (``factors`` columns) followed by their
+    ``user`` contains the user's GMF vector (``factors`` columns) followed by their
     MLP vector, and likewise for ``item``. One lookup per side instead of two
     gives the same model with fewer operations per training step.
     :meth:`from_pretrained` initialises both branches from trained GMF and MLP

@@ -160,7 +160,7 @@ def read_results(path: str | os.PathLike) -> dict:
 
 
 def _layout_problem(data: object) -> str | None:
-    """Describe the first departure from the results layout, or return ``None``."""
+    """Return a description of the first layout problem, or ``None`` if none."""
     if not isinstance(data, dict):
         return f"expected a JSON object at the top level, got {type(data).__name__}"
     for key in ("metrics", "comparisons", "extra"):

@@ -493,23 +493,22 @@ def rerun_command(argv: Sequence[str], notebook: str, python: str = "python") ->
     Folder and file options become absolute paths, so the command works from any
     folder. ``python`` is the interpreter to show, such as ``.venv/bin/python``.
     """
-    options, skip, path_next = [], False, False
+    # Split "--option=value" so that every value follows its option.
+    tokens = []
     for arg in argv:
-        if skip:
-            skip = False
-        elif arg == "--only":
-            skip = True
-        elif arg.startswith("--only="):
-            continue
-        elif path_next:
-            options.append(shlex.quote(str(Path(arg).resolve())))
-            path_next = False
-        elif arg.partition("=")[0] in PATH_OPTIONS and "=" in arg:
-            option, _, value = arg.partition("=")
-            options.append(shlex.quote(f"{option}={Path(value).resolve()}"))
+        tokens.extend(arg.split("=", 1) if arg.startswith("--") else [arg])
+    options, index = [], 0
+    while index < len(tokens):
+        arg = tokens[index]
+        if arg == "--only":
+            index += 2
+        elif arg in PATH_OPTIONS and index + 1 < len(tokens):
+            options += [arg, str(Path(tokens[index + 1]).resolve())]
+            index += 2
         else:
-            path_next = arg in PATH_OPTIONS
-            options.append(shlex.quote(arg))
+            options.append(arg)
+            index += 1
+    options = [shlex.quote(option) for option in options]
     return " ".join([python, "-m helpers", *options, "--only", notebook[:2]])
 
 

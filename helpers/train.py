@@ -258,10 +258,10 @@ def _validator(model, split, valid_candidates, k, scorer, device):
 def _train_epoch(
     model, arrays, optimizer, config, device, generator
 ) -> tuple[float, int]:
-    """One pass over ``arrays`` in mini-batches; returns mean loss and sample count.
+    """Train one pass over ``arrays`` in mini-batches; return mean loss and count.
 
-    The arrays are shuffled once, so each batch is a contiguous slice, and the
-    loss is summed on the device, so the host waits for it once per epoch.
+    The arrays are shuffled once, so each batch is a contiguous slice. The loss
+    is summed on the device and read back once per epoch, not once per batch.
     """
     model.train()
     n = len(arrays[0])

@@ -260,7 +260,7 @@ def test_missing_file_names_each(monkeypatch, tmp_path, movielens_files, name, r
 
 
 @pytest.mark.parametrize("name", ["ml-100k", "ml-latest-small"])
-def test_rated_movie_missing_from_items_raises(
+def test_rated_movie_without_metadata_raises(
     monkeypatch, tmp_path, movielens_files, name
 ):
     items = [(1, "Toy Story (1995)", ["Animation"]), (2, "Heat (1995)", ["Action"])]

@@ -69,7 +69,7 @@ def test_mlp_dropout_only_in_train_mode(pairs):
     assert not torch.equal(model(*pairs), model(*pairs))
 
 
-def test_neumf_tables_hold_gmf_then_mlp_columns():
+def test_neumf_tables_gmf_then_mlp():
     model = NeuMF(N_USERS, N_ITEMS, factors=4, layers=2)
     assert model.user.weight.shape == (N_USERS, 4 + 8)
     assert model.item.weight.shape == (N_ITEMS, 4 + 8)

@@ -136,7 +136,7 @@ def test_rerun_command_absolute_quoted_paths(tmp_path, monkeypatch):
     command = runner.rerun_command(argv, "03_graph")
     assert command == (
         f"python -m helpers run --output-dir '{tmp_path / 'my runs'}' "
-        f"--pdf={tmp_path / 'deck.pdf'} --quick --only 03"
+        f"--pdf {tmp_path / 'deck.pdf'} --quick --only 03"
     )
 
 
@@ -159,7 +159,7 @@ def test_run_interrupted_exits_130(tmp_path, capsys, monkeypatch):
     assert "Interrupted." in err
 
 
-def test_report_other_results_dir_keeps_committed_pdf(tmp_path, capsys, monkeypatch):
+def test_report_elsewhere_keeps_committed_pdf(tmp_path, capsys, monkeypatch):
     results = tmp_path / "quick-results"
     results.mkdir()
     payload = {"notebook": "01_ok", "quick": True, "metrics": {}, "extra": {}}
@@ -321,7 +321,10 @@ def test_help_states_units(capsys):
 
 def test_format_failure_skips_test_markers(tmp_path):
     source = "# NBVAL_CHECK_OUTPUT\n\nsummary = table(results)\nprint(summary)"
-    error = PapermillExecutionError(3, 4, source, "NameError", "table", [])
+    error = PapermillExecutionError(
+        cell_index=3, exec_count=4, source=source, ename="NameError",
+        evalue="table", traceback=[],
+    )  # fmt: skip
     run = runner.NotebookRun("01_x", "failed", 1.0, output_path=tmp_path, error=error)
 
     message = runner.format_failure(run)
